@@ -1,0 +1,33 @@
+// A running machine as the command line (or an embedding program) sees it, and what the
+// host lends it. Boards implement Machine; src/cli and embedders implement MachineHost.
+
+/** Bad user input (a flag, a file): one line for the user, exit status 1. */
+export class UserError extends Error {
+  override readonly name = "UserError";
+}
+
+export interface MachineHost {
+  /** Reads a whole file; throws UserError naming the file when it cannot. */
+  readFile(path: string): Uint8Array;
+  /** Writes a file (dumpdtb). */
+  writeFile(path: string, data: Uint8Array): void;
+  /** Bytes the guest's console (UART0 / HTIF console) sends to the user. */
+  consoleWrite(data: Uint8Array): void;
+  /** Registers the sink for bytes the user types into the console. */
+  onConsoleInput(handler: (data: Uint8Array) => void): void;
+  /** -d trace sink; undefined when tracing is off. */
+  trace?: (line: string) => void;
+  /** Wall clock in nanoseconds since the Unix epoch (RTC). */
+  wallClockNs(): bigint;
+  /** Monotonic clock in nanoseconds (timers). */
+  monotonicNs(): number;
+}
+
+export interface Machine {
+  /** Runs until the guest powers off (or the user quits); resolves to the exit status. */
+  run(): Promise<number>;
+  /** Asks the machine to stop (Ctrl-A X); run() then resolves with `code`. */
+  stop(code: number): void;
+  /** Guest instructions retired so far, all harts (benchmarks, tests). */
+  instructionsRetired(): number;
+}
