@@ -102,9 +102,9 @@ export class RiscvCpu {
   private readonly tlbTag = new Float64Array(3 * 4 * TLB_SIZE).fill(-1);
   private readonly tlbBase = new Float64Array(3 * 4 * TLB_SIZE);
   // The current instruction page.
-  private fetchVpn = -1;
+  // pc of the page start (Infinity when invalid) and its byte offset in the Memory buffer.
+  private fetchStart = Infinity;
   private fetchBase = 0;
-  private fetchPriv = -1;
 
   /** Scratch result of 8-byte slow loads and CSR reads (high word). */
   private tmpHi = 0;
@@ -293,7 +293,7 @@ export class RiscvCpu {
   private setPriv(p: number): void {
     if (p !== this.priv) {
       this.priv = p;
-      this.fetchVpn = -1;
+      this.fetchStart = Infinity;
     }
   }
 
@@ -481,7 +481,7 @@ export class RiscvCpu {
 
   flushTlb(): void {
     this.tlbTag.fill(-1);
-    this.fetchVpn = -1;
+    this.fetchStart = Infinity;
   }
 
   /** Privilege used for loads and stores (MPRV makes M-mode use MPP's). */
@@ -685,9 +685,8 @@ export class RiscvCpu {
       if (upper === undefined) this.raise(EXC_INST_ACCESS, (lo + 2) | 0, hi);
       return (half | (upper << 16)) >>> 0;
     }
-    this.fetchVpn = Math.floor(pc / 4096);
+    this.fetchStart = pc - (lo & 0xfff);
     this.fetchBase = off - (lo & 0xfff);
-    this.fetchPriv = prv;
     const half = this.dv.getUint16(off, true);
     if ((half & 3) !== 3) return half;
     if ((lo & 0xfff) !== 0xffe) return (half | (this.dv.getUint16(off + 2, true) << 16)) >>> 0;
@@ -699,7 +698,7 @@ export class RiscvCpu {
     if (off2 >= 0) upper = this.dv.getUint16(off2, true);
     else upper = this.bus.read(this.lastPa, 2);
     if (upper === undefined) this.raise(EXC_INST_ACCESS, nlo, nhi);
-    this.fetchVpn = -1; // the fast path must not read past the page end
+    this.fetchStart = Infinity; // the fast path must not read past the page end
     return (half | (upper << 16)) >>> 0;
   }
 
@@ -708,176 +707,192 @@ export class RiscvCpu {
   /** Runs instructions until `budget` retire or something stops the slice. */
   private execute(budget: number): void {
     const x = this.x;
-    const dv = this.dv;
     const u16 = this.u16;
-    const end = this.instret + budget;
-    while (this.instret < end) {
-      if (this.checkIrq) {
-        this.checkIrq = false;
-        if (this.takeInterrupt()) continue;
-      }
-      if (this.waiting) return;
-      const pc = this.pc;
-      // Fetch: the fast path reads from the current page of RAM.
-      let inst: number;
-      const pageOff = pc - Math.floor(pc / 4096) * 4096;
-      if (Math.floor(pc / 4096) === this.fetchVpn && this.fetchPriv === this.priv && pageOff <= 0xffc) {
-        const o = this.fetchBase + pageOff;
-        inst = u16[o >>> 1]!;
-        if ((inst & 3) === 3) inst |= u16[(o >>> 1) + 1]! << 16;
-      } else {
-        inst = this.fetchSlow(pc);
-      }
-      if (this.traceInsn) this.opts.trace!(`${hex64(pc)}: ${(inst >>> 0).toString(16).padStart((inst & 3) === 3 ? 8 : 4, "0")}`);
-      let ilen = 4;
-      if ((inst & 3) !== 3) {
-        const raw = inst;
-        inst = RVC_TABLE[inst]!;
-        if (inst === 0) this.illegal(raw);
-        ilen = 2;
-      }
-      let next = pc + ilen;
-      const rd = (inst >> 7) & 31;
-      const rs1 = (inst >> 15) & 31;
-      const rs2 = (inst >> 20) & 31;
-      const f3 = (inst >> 12) & 7;
-      const d = rd * 2;
-      switch (inst & 0x7f) {
-        case 0x37: // LUI
-          x[d] = inst & 0xfffff000;
-          x[d + 1] = inst >> 31;
-          break;
-        case 0x17: { // AUIPC
-          const v = pc + (inst & 0xfffff000);
-          x[d] = v % TWO32 | 0;
-          x[d + 1] = Math.floor(v / TWO32) | 0;
-          break;
-        }
-        case 0x6f: { // JAL
-          const imm = ((inst >> 31) << 20) | (((inst >> 12) & 0xff) << 12) | (((inst >> 20) & 1) << 11) |
-            (((inst >> 21) & 0x3ff) << 1);
-          x[d] = next % TWO32 | 0;
-          x[d + 1] = Math.floor(next / TWO32) | 0;
-          next = pc + imm;
-          break;
-        }
-        case 0x67: { // JALR
-          const imm = inst >> 20;
-          const lo = x[rs1 * 2]!, hi = x[rs1 * 2 + 1]!;
-          const tlo = (lo + imm) | 0;
-          const thi = carryHi(lo, imm, tlo, hi);
-          x[d] = next % TWO32 | 0;
-          x[d + 1] = Math.floor(next / TWO32) | 0;
-          next = thi * TWO32 + ((tlo & ~1) >>> 0);
-          break;
-        }
-        case 0x63: { // branches
-          const alo = x[rs1 * 2]!, ahi = x[rs1 * 2 + 1]!, blo = x[rs2 * 2]!, bhi = x[rs2 * 2 + 1]!;
-          let taken: boolean;
-          switch (f3) {
-            case 0: taken = alo === blo && ahi === bhi; break;
-            case 1: taken = alo !== blo || ahi !== bhi; break;
-            case 4: taken = ahi < bhi || (ahi === bhi && (alo >>> 0) < (blo >>> 0)); break;
-            case 5: taken = ahi > bhi || (ahi === bhi && (alo >>> 0) >= (blo >>> 0)); break;
-            case 6: taken = (ahi >>> 0) < (bhi >>> 0) || (ahi === bhi && (alo >>> 0) < (blo >>> 0)); break;
-            case 7: taken = (ahi >>> 0) > (bhi >>> 0) || (ahi === bhi && (alo >>> 0) >= (blo >>> 0)); break;
-            default: this.illegal(inst);
-          }
-          if (taken) {
-            next = pc + (((inst >> 31) << 12) | (((inst >> 7) & 1) << 11) | (((inst >> 25) & 0x3f) << 5) |
-              (((inst >> 8) & 0xf) << 1));
-          }
-          break;
-        }
-        case 0x03: { // loads
-          const imm = inst >> 20;
-          const blo = x[rs1 * 2]!;
-          const vlo = (blo + imm) | 0;
-          const vhi = carryHi(blo, imm, vlo, x[rs1 * 2 + 1]!);
-          switch (f3) {
-            case 0: { const v = (this.loadSmall(vlo, vhi, 1) << 24) >> 24; x[d] = v; x[d + 1] = v >> 31; break; }
-            case 1: { const v = (this.loadSmall(vlo, vhi, 2) << 16) >> 16; x[d] = v; x[d + 1] = v >> 31; break; }
-            case 2: { const v = this.loadSmall(vlo, vhi, 4) | 0; x[d] = v; x[d + 1] = v >> 31; break; }
-            case 3: this.load64(vlo, vhi, x, d); break;
-            case 4: x[d] = this.loadSmall(vlo, vhi, 1); x[d + 1] = 0; break;
-            case 5: x[d] = this.loadSmall(vlo, vhi, 2); x[d + 1] = 0; break;
-            case 6: x[d] = this.loadSmall(vlo, vhi, 4) | 0; x[d + 1] = 0; break;
-            default: this.illegal(inst);
-          }
-          break;
-        }
-        case 0x23: { // stores
-          const imm = ((inst >> 25) << 5) | ((inst >> 7) & 31);
-          const blo = x[rs1 * 2]!;
-          const vlo = (blo + imm) | 0;
-          const vhi = carryHi(blo, imm, vlo, x[rs1 * 2 + 1]!);
-          switch (f3) {
-            case 0: this.storeSmall(vlo, vhi, 1, x[rs2 * 2]! & 0xff); break;
-            case 1: this.storeSmall(vlo, vhi, 2, x[rs2 * 2]! & 0xffff); break;
-            case 2: this.storeSmall(vlo, vhi, 4, x[rs2 * 2]!); break;
-            case 3: this.store64(vlo, vhi, x[rs2 * 2]!, x[rs2 * 2 + 1]!); break;
-            default: this.illegal(inst);
-          }
-          break;
-        }
-        case 0x13: this.opImm(inst, d, rs1, f3); break;
-        case 0x1b: this.opImm32(inst, d, rs1, f3); break;
-        case 0x33: this.op(inst, rd, rs1, rs2, f3); break;
-        case 0x3b: this.op32(inst, rd, rs1, rs2, f3); break;
-        case 0x0f: // FENCE, FENCE.I: one hart, no caches to keep coherent
-          if (f3 > 1) this.illegal(inst);
-          break;
-        case 0x73:
-          if (f3 === 0) {
-            next = this.system(inst, pc, next);
-          } else {
-            if (f3 === 4) this.illegal(inst);
-            this.pc = pc;
-            this.execCsr(inst, rd, rs1, f3);
-          }
-          break;
-        case 0x2f: this.atomic(inst, d, rs1, rs2, f3); break;
-        case 0x07: { // FLW, FLD
-          this.requireFp(inst);
-          const imm = inst >> 20;
-          const blo = x[rs1 * 2]!;
-          const vlo = (blo + imm) | 0;
-          const vhi = carryHi(blo, imm, vlo, x[rs1 * 2 + 1]!);
-          const fw = this.fWords;
-          if (f3 === 2) {
-            fw[rd * 2] = this.loadSmall(vlo, vhi, 4) | 0;
-            fw[rd * 2 + 1] = -1; // NaN-boxed single
-          } else if (f3 === 3) {
-            this.load64(vlo, vhi, fw, rd * 2);
-          } else this.illegal(inst);
-          this.markFpDirty();
-          break;
-        }
-        case 0x27: { // FSW, FSD
-          this.requireFp(inst);
-          const imm = ((inst >> 25) << 5) | ((inst >> 7) & 31);
-          const blo = x[rs1 * 2]!;
-          const vlo = (blo + imm) | 0;
-          const vhi = carryHi(blo, imm, vlo, x[rs1 * 2 + 1]!);
-          const fw = this.fWords;
-          if (f3 === 2) this.storeSmall(vlo, vhi, 4, fw[rs2 * 2]!);
-          else if (f3 === 3) this.store64(vlo, vhi, fw[rs2 * 2]!, fw[rs2 * 2 + 1]!);
-          else this.illegal(inst);
-          break;
-        }
-        case 0x43: case 0x47: case 0x4b: case 0x4f: case 0x53:
+    const traceInsn = this.traceInsn;
+    let pc = this.pc;
+    let count = 0;
+    try {
+      for (; count < budget; count++) {
+        if (this.checkIrq) { // set by anything that may make an interrupt takeable, and WFI
+          this.checkIrq = false;
           this.pc = pc;
-          executeFp(this, inst);
-          break;
-        default:
-          this.illegal(inst);
+          if (this.takeInterrupt()) pc = this.pc;
+          else if (this.waiting) break;
+        }
+        // Fetch: the fast path reads from the current page of RAM.
+        let inst: number;
+        const pageOff = pc - this.fetchStart;
+        if (pageOff >= 0 && pageOff <= 0xffc) {
+          const o = (this.fetchBase + pageOff) >>> 1;
+          inst = u16[o]!;
+          if ((inst & 3) === 3) inst |= u16[o + 1]! << 16;
+        } else {
+          this.pc = pc;
+          inst = this.fetchSlow(pc);
+        }
+        if (traceInsn) this.traceInstruction(pc, inst);
+        let ilen = 4;
+        if ((inst & 3) !== 3) {
+          const raw = inst;
+          inst = RVC_TABLE[inst]!;
+          if (inst === 0) this.illegal(raw);
+          ilen = 2;
+        }
+        let next = pc + ilen;
+        const rd = (inst >> 7) & 31;
+        const rs1 = (inst >> 15) & 31;
+        const rs2 = (inst >> 20) & 31;
+        const f3 = (inst >> 12) & 7;
+        const d = rd * 2;
+        switch (inst & 0x7f) {
+          case 0x37: // LUI
+            x[d] = inst & 0xfffff000;
+            x[d + 1] = inst >> 31;
+            break;
+          case 0x17: { // AUIPC
+            const v = pc + (inst & 0xfffff000);
+            x[d] = v % TWO32 | 0;
+            x[d + 1] = Math.floor(v / TWO32) | 0;
+            break;
+          }
+          case 0x6f: { // JAL
+            const imm = ((inst >> 31) << 20) | (((inst >> 12) & 0xff) << 12) | (((inst >> 20) & 1) << 11) |
+              (((inst >> 21) & 0x3ff) << 1);
+            x[d] = next % TWO32 | 0;
+            x[d + 1] = Math.floor(next / TWO32) | 0;
+            next = pc + imm;
+            break;
+          }
+          case 0x67: { // JALR
+            const imm = inst >> 20;
+            const lo = x[rs1 * 2]!, hi = x[rs1 * 2 + 1]!;
+            const tlo = (lo + imm) | 0;
+            const thi = carryHi(lo, imm, tlo, hi);
+            x[d] = next % TWO32 | 0;
+            x[d + 1] = Math.floor(next / TWO32) | 0;
+            next = thi * TWO32 + ((tlo & ~1) >>> 0);
+            break;
+          }
+          case 0x63: { // branches
+            const alo = x[rs1 * 2]!, ahi = x[rs1 * 2 + 1]!, blo = x[rs2 * 2]!, bhi = x[rs2 * 2 + 1]!;
+            let taken: boolean;
+            switch (f3) {
+              case 0: taken = alo === blo && ahi === bhi; break;
+              case 1: taken = alo !== blo || ahi !== bhi; break;
+              case 4: taken = ahi < bhi || (ahi === bhi && (alo >>> 0) < (blo >>> 0)); break;
+              case 5: taken = ahi > bhi || (ahi === bhi && (alo >>> 0) >= (blo >>> 0)); break;
+              case 6: taken = (ahi >>> 0) < (bhi >>> 0) || (ahi === bhi && (alo >>> 0) < (blo >>> 0)); break;
+              case 7: taken = (ahi >>> 0) > (bhi >>> 0) || (ahi === bhi && (alo >>> 0) >= (blo >>> 0)); break;
+              default: this.illegal(inst);
+            }
+            if (taken) {
+              next = pc + (((inst >> 31) << 12) | (((inst >> 7) & 1) << 11) | (((inst >> 25) & 0x3f) << 5) |
+                (((inst >> 8) & 0xf) << 1));
+            }
+            break;
+          }
+          case 0x03: { // loads
+            const imm = inst >> 20;
+            const blo = x[rs1 * 2]!;
+            const vlo = (blo + imm) | 0;
+            const vhi = carryHi(blo, imm, vlo, x[rs1 * 2 + 1]!);
+            switch (f3) {
+              case 0: { const v = (this.loadSmall(vlo, vhi, 1) << 24) >> 24; x[d] = v; x[d + 1] = v >> 31; break; }
+              case 1: { const v = (this.loadSmall(vlo, vhi, 2) << 16) >> 16; x[d] = v; x[d + 1] = v >> 31; break; }
+              case 2: { const v = this.loadSmall(vlo, vhi, 4) | 0; x[d] = v; x[d + 1] = v >> 31; break; }
+              case 3: this.load64(vlo, vhi, x, d); break;
+              case 4: x[d] = this.loadSmall(vlo, vhi, 1); x[d + 1] = 0; break;
+              case 5: x[d] = this.loadSmall(vlo, vhi, 2); x[d + 1] = 0; break;
+              case 6: x[d] = this.loadSmall(vlo, vhi, 4) | 0; x[d + 1] = 0; break;
+              default: this.illegal(inst);
+            }
+            break;
+          }
+          case 0x23: { // stores
+            const imm = ((inst >> 25) << 5) | ((inst >> 7) & 31);
+            const blo = x[rs1 * 2]!;
+            const vlo = (blo + imm) | 0;
+            const vhi = carryHi(blo, imm, vlo, x[rs1 * 2 + 1]!);
+            switch (f3) {
+              case 0: this.storeSmall(vlo, vhi, 1, x[rs2 * 2]! & 0xff); break;
+              case 1: this.storeSmall(vlo, vhi, 2, x[rs2 * 2]! & 0xffff); break;
+              case 2: this.storeSmall(vlo, vhi, 4, x[rs2 * 2]!); break;
+              case 3: this.store64(vlo, vhi, x[rs2 * 2]!, x[rs2 * 2 + 1]!); break;
+              default: this.illegal(inst);
+            }
+            break;
+          }
+          case 0x13: this.opImm(inst, d, rs1, f3); break;
+          case 0x1b: this.opImm32(inst, d, rs1, f3); break;
+          case 0x33: this.op(inst, rd, rs1, rs2, f3); break;
+          case 0x3b: this.op32(inst, rd, rs1, rs2, f3); break;
+          case 0x0f: // FENCE, FENCE.I: one hart, no caches to keep coherent
+            if (f3 > 1) this.illegal(inst);
+            break;
+          case 0x73:
+            if (f3 === 0) {
+              next = this.system(inst, pc, next);
+            } else {
+              if (f3 === 4) this.illegal(inst);
+              this.pc = pc;
+              this.instret += count; // counters read the current value
+              budget -= count;
+              count = 0;
+              this.execCsr(inst, rd, rs1, f3);
+            }
+            break;
+          case 0x2f: this.atomic(inst, d, rs1, rs2, f3); break;
+          case 0x07: { // FLW, FLD
+            this.requireFp(inst);
+            const imm = inst >> 20;
+            const blo = x[rs1 * 2]!;
+            const vlo = (blo + imm) | 0;
+            const vhi = carryHi(blo, imm, vlo, x[rs1 * 2 + 1]!);
+            const fw = this.fWords;
+            if (f3 === 2) {
+              fw[rd * 2] = this.loadSmall(vlo, vhi, 4) | 0;
+              fw[rd * 2 + 1] = -1; // NaN-boxed single
+            } else if (f3 === 3) {
+              this.load64(vlo, vhi, fw, rd * 2);
+            } else this.illegal(inst);
+            this.markFpDirty();
+            break;
+          }
+          case 0x27: { // FSW, FSD
+            this.requireFp(inst);
+            const imm = ((inst >> 25) << 5) | ((inst >> 7) & 31);
+            const blo = x[rs1 * 2]!;
+            const vlo = (blo + imm) | 0;
+            const vhi = carryHi(blo, imm, vlo, x[rs1 * 2 + 1]!);
+            const fw = this.fWords;
+            if (f3 === 2) this.storeSmall(vlo, vhi, 4, fw[rs2 * 2]!);
+            else if (f3 === 3) this.store64(vlo, vhi, fw[rs2 * 2]!, fw[rs2 * 2 + 1]!);
+            else this.illegal(inst);
+            break;
+          }
+          case 0x43: case 0x47: case 0x4b: case 0x4f: case 0x53:
+            this.pc = pc;
+            executeFp(this, inst);
+            break;
+          default:
+            this.illegal(inst);
+        }
+        x[0] = 0;
+        x[1] = 0;
+        pc = next;
       }
-      x[0] = 0;
-      x[1] = 0;
-      this.pc = next;
-      this.instret++;
-      void dv;
+    } catch (e) {
+      this.pc = pc;
+      this.instret += count;
+      throw e;
     }
+    this.pc = pc;
+    this.instret += count;
+  }
+
+  private traceInstruction(pc: number, inst: number): void {
+    const width = (inst & 3) === 3 ? 8 : 4;
+    this.opts.trace!(`${hex64(pc)}: ${(inst >>> 0).toString(16).padStart(width, "0")}`);
   }
 
   private opImm(inst: number, d: number, rs1: number, f3: number): void {
@@ -1032,7 +1047,10 @@ export class RiscvCpu {
         if (this.priv === PRV_U || (this.priv === PRV_S && (this.mstatus & MSTATUS_TW) !== 0)) {
           this.illegal(inst);
         }
-        if (!this.interruptPending()) this.waiting = true;
+        if (!this.interruptPending()) {
+          this.waiting = true;
+          this.checkIrq = true;
+        }
         return next;
     }
     if ((inst >>> 25) === 0x09 && ((inst >> 7) & 0x1f) === 0 && ((inst >> 12) & 7) === 0) { // SFENCE.VMA

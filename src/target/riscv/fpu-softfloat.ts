@@ -187,7 +187,7 @@ function addTerms(f: FloatFormat, sx: number, mx: bigint, ex: number, sy: number
   return total < 0n ? roundPack(f, 1, -total, e, rm) : roundPack(f, 0, total, e, rm);
 }
 
-function isNaN_(u: Unpacked): boolean {
+function isNaNKind(u: Unpacked): boolean {
   return u.kind >= QNAN;
 }
 
@@ -205,7 +205,7 @@ function invalid(f: FloatFormat): bigint {
 export function add(f: FloatFormat, a: bigint, b: bigint, rm: number, negateB: number): bigint {
   const x = unpack(f, a);
   const y = unpack(f, b);
-  if (isNaN_(x) || isNaN_(y)) return nanResult(f, x, y);
+  if (isNaNKind(x) || isNaNKind(y)) return nanResult(f, x, y);
   const sy = y.sign ^ negateB;
   if (x.kind === INF || y.kind === INF) {
     if (x.kind === INF && y.kind === INF && x.sign !== sy) return invalid(f); // inf - inf
@@ -217,7 +217,7 @@ export function add(f: FloatFormat, a: bigint, b: bigint, rm: number, negateB: n
 export function mul(f: FloatFormat, a: bigint, b: bigint, rm: number): bigint {
   const x = unpack(f, a);
   const y = unpack(f, b);
-  if (isNaN_(x) || isNaN_(y)) return nanResult(f, x, y);
+  if (isNaNKind(x) || isNaNKind(y)) return nanResult(f, x, y);
   const sign = x.sign ^ y.sign;
   if (x.kind === INF || y.kind === INF) {
     if (x.kind === ZERO || y.kind === ZERO) return invalid(f); // 0 * inf
@@ -230,7 +230,7 @@ export function mul(f: FloatFormat, a: bigint, b: bigint, rm: number): bigint {
 export function div(f: FloatFormat, a: bigint, b: bigint, rm: number): bigint {
   const x = unpack(f, a);
   const y = unpack(f, b);
-  if (isNaN_(x) || isNaN_(y)) return nanResult(f, x, y);
+  if (isNaNKind(x) || isNaNKind(y)) return nanResult(f, x, y);
   const sign = x.sign ^ y.sign;
   if (x.kind === INF) return y.kind === INF ? invalid(f) : signed(f, sign, f.infinity);
   if (y.kind === INF) return signed(f, sign, 0n);
@@ -262,7 +262,7 @@ export function isqrt(n: bigint): bigint {
 
 export function sqrt(f: FloatFormat, a: bigint, rm: number): bigint {
   const x = unpack(f, a);
-  if (isNaN_(x)) return nanResult(f, x);
+  if (isNaNKind(x)) return nanResult(f, x);
   if (x.kind === ZERO) return a; // sqrt(-0) = -0
   if (x.sign) return invalid(f);
   if (x.kind === INF) return a;
@@ -285,7 +285,7 @@ export function fma(f: FloatFormat, a: bigint, b: bigint, c: bigint, rm: number,
   const y = unpack(f, b);
   const z = unpack(f, c);
   const infTimesZero = (x.kind === INF && y.kind === ZERO) || (x.kind === ZERO && y.kind === INF);
-  if (isNaN_(x) || isNaN_(y) || isNaN_(z)) {
+  if (isNaNKind(x) || isNaNKind(y) || isNaNKind(z)) {
     // The spec: inf * 0 raises NV even when the addend is a quiet NaN.
     if (infTimesZero) fpFlags.value |= FLAG_NV;
     return nanResult(f, x, y, z);
@@ -304,7 +304,7 @@ export function fma(f: FloatFormat, a: bigint, b: bigint, c: bigint, rm: number,
 /** fcvt between formats (S <-> D). */
 export function convert(to: FloatFormat, from: FloatFormat, a: bigint, rm: number): bigint {
   const x = unpack(from, a);
-  if (isNaN_(x)) return nanResult(to, x);
+  if (isNaNKind(x)) return nanResult(to, x);
   if (x.kind === INF) return signed(to, x.sign, to.infinity);
   if (x.kind === ZERO) return signed(to, x.sign, 0n);
   return roundPack(to, x.sign, x.sig, x.exp, rm);
@@ -326,7 +326,7 @@ export function toInt(f: FloatFormat, a: bigint, type: number, rm: number): bigi
   const x = unpack(f, a);
   const lo = INT_MIN[type]!;
   const hi = INT_MAX[type]!;
-  if (isNaN_(x) || x.kind === INF) {
+  if (isNaNKind(x) || x.kind === INF) {
     fpFlags.value |= FLAG_NV;
     return intResult(type, x.kind === INF && x.sign ? lo : hi);
   }

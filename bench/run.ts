@@ -1,0 +1,223 @@
+// `npm run bench`: how fast tsvisor's interpreter runs a real guest, next to QEMU's TCG
+// on the same guest and flags. Prints tables; never fails on time (only when a run breaks:
+// no prompt, a wrong checksum, an emulator crash).
+//
+// Measured, for each emulator (one run each, so expect a few % of noise; more on a busy host):
+// - boot to shell: seconds from spawning the process to the shell prompt
+//   (default guest: OpenSBI -> Linux -> busybox; same kernel, initramfs and command line);
+// - bench-cpu: /bin/bench-cpu's own elapsed time (guest clock_gettime, which both emulators
+//   take from the host's monotonic clock) for BENCH_ROUNDS rounds;
+// - guest MIPS: bench-cpu's instructions / its elapsed seconds. The instruction count
+//   comes from tsvisor (TSVISOR_STATS=1, SIGUSR2 prints the instructions retired so far):
+//   the guest runs `bench-cpu 1` and `bench-cpu N`, and the difference of the two
+//   commands' retired counts, divided by N-1, is one round's instructions: what the two
+//   commands share (typing, fork, exec, page faults, exit, the prompt) cancels out. It
+//   still includes the kernel's timer ticks during the extra rounds, as a real CPU's
+//   instret would. The program is deterministic (its checksum proves the same work), so
+//   the same count divides QEMU's time.
+import * as os from "node:os";
+import { readFileSync } from "node:fs";
+import { BENCH_CPU, SHELL_PROMPT, guestPaths, type GuestPaths } from "../guest/paths.js";
+import { GuestSession, onPath } from "../test/lib/guest-session.js";
+
+const BENCH_ROUNDS = 20;
+const BOOT_TIMEOUT_MS = 600_000;
+const COMMAND_TIMEOUT_MS = 300_000;
+const QEMU = "qemu-system-riscv64";
+const STATS_LINE = /tsvisor: (\d+) instructions retired in ([\d.]+) seconds/;
+
+interface BenchCpuRun {
+  rounds: number;
+  checksum: string;
+  elapsedS: number;
+}
+
+interface RunResult {
+  bootS?: number;
+  /** tsvisor only. */
+  instructionsToShell?: number;
+  bootMips?: number;
+  one?: BenchCpuRun;
+  many?: BenchCpuRun;
+  /** tsvisor only: retired-instruction deltas of the `bench-cpu 1` and `bench-cpu N` commands. */
+  deltaOne?: number;
+  deltaMany?: number;
+  totalInstructions?: number;
+  totalS?: number;
+  error?: string;
+}
+
+async function main(): Promise<number> {
+  let paths: GuestPaths;
+  try {
+    paths = guestPaths();
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    return 1;
+  }
+  printHeader();
+
+  process.stderr.write("bench: tsvisor boot...\n");
+  const ts = await measure("tsvisor", () => GuestSession.tsvisor(["--default-guest"], { TSVISOR_STATS: "1" }));
+  let qm: RunResult | undefined;
+  if (onPath(QEMU)) {
+    process.stderr.write("bench: qemu boot...\n");
+    const args = ["-M", "virt", "-m", "256M", "-nographic", "-bios", "default",
+      "-kernel", paths.kernel, "-initrd", paths.initramfs, "-append", paths.cmdline];
+    qm = await measure("qemu", () => GuestSession.qemu(args));
+  }
+  printResults(ts, qm);
+  return ts.error || qm?.error ? 1 : 0;
+}
+
+/** Boots one emulator, runs bench-cpu twice and powers off. */
+async function measure(name: string, start: () => GuestSession): Promise<RunResult> {
+  const r: RunResult = {};
+  const s = start();
+  const tsvisor = name === "tsvisor";
+  try {
+    await s.expect(SHELL_PROMPT, BOOT_TIMEOUT_MS);
+    r.bootS = (performance.now() - s.startedAt) / 1000;
+    let retired = tsvisor ? await retiredSoFar(s) : 0;
+    if (tsvisor) {
+      r.instructionsToShell = retired;
+      r.bootMips = retired / r.bootS / 1e6;
+    }
+    r.one = await benchCpu(s, 1);
+    if (tsvisor) {
+      const now = await retiredSoFar(s);
+      r.deltaOne = now - retired;
+      retired = now;
+    }
+    r.many = await benchCpu(s, BENCH_ROUNDS);
+    if (tsvisor) r.deltaMany = (await retiredSoFar(s)) - retired;
+    await s.send("poweroff\n");
+    const status = await s.exit(COMMAND_TIMEOUT_MS);
+    if (status.code !== 0) throw new Error(`${name} exited with ${JSON.stringify(status)} after poweroff`);
+    if (tsvisor) {
+      const m = STATS_LINE.exec(s.stderr.slice(s.stderr.lastIndexOf("tsvisor: ")));
+      if (m) {
+        r.totalInstructions = Number(m[1]);
+        r.totalS = Number(m[2]);
+      }
+    }
+  } catch (err) {
+    r.error = (err as Error).message;
+    process.stderr.write(`bench: ${name} failed: ${r.error}\n`);
+  } finally {
+    s.close();
+  }
+  return r;
+}
+
+/** Asks tsvisor (TSVISOR_STATS=1) for its retired-instruction count with SIGUSR2. */
+async function retiredSoFar(s: GuestSession): Promise<number> {
+  const from = s.stderr.length;
+  s.kill("SIGUSR2");
+  const m = await s.expectStderr(STATS_LINE, from);
+  return Number(m[1]);
+}
+
+async function benchCpu(s: GuestSession, rounds: number): Promise<BenchCpuRun> {
+  const out = await s.command(`${BENCH_CPU.path} ${rounds}`, SHELL_PROMPT, COMMAND_TIMEOUT_MS);
+  const m = BENCH_CPU.pattern.exec(out);
+  if (!m) throw new Error(`bench-cpu ${rounds} printed no result:\n${out}`);
+  const run = { rounds: Number(m[1]), checksum: m[2], elapsedS: Number(m[3]) / 1000 };
+  const expected = BENCH_CPU.checksums[rounds];
+  if (expected !== undefined && run.checksum !== expected) {
+    throw new Error(`bench-cpu ${rounds}: checksum ${run.checksum}, expected ${expected} (the guest computed wrongly)`);
+  }
+  return run;
+}
+
+/** One round's instructions from tsvisor's counts (see the top of this file). */
+function instructionsPerRound(ts: RunResult): number | undefined {
+  if (ts.deltaOne === undefined || ts.deltaMany === undefined) return undefined;
+  return (ts.deltaMany - ts.deltaOne) / (BENCH_ROUNDS - 1);
+}
+
+function printHeader(): void {
+  const cpus = os.cpus();
+  const load = os.loadavg().map((l) => l.toFixed(2)).join(" ");
+  const lines = [
+    `tsvisor ${packageVersion()} benchmark, ${new Date().toISOString()}`,
+    `host: ${cpus[0]?.model ?? "unknown CPU"} x ${cpus.length}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, ` +
+      `${os.type()} ${os.release()} ${os.arch()}`,
+    `node ${process.version}; load average at start: ${load}`,
+    "",
+  ];
+  process.stdout.write(lines.join("\n") + "\n");
+}
+
+function printResults(ts: RunResult, qm: RunResult | undefined): void {
+  const perRound = instructionsPerRound(ts);
+  const loopInstructions = perRound === undefined ? undefined : perRound * BENCH_ROUNDS;
+  const mips = (r: RunResult | undefined) =>
+    loopInstructions !== undefined && r?.many ? loopInstructions / r.many.elapsedS / 1e6 : undefined;
+  const slower = (a?: number, b?: number) => (a !== undefined && b !== undefined && b > 0 ? a / b : undefined);
+  const tsMips = mips(ts);
+  const qmMips = mips(qm);
+  const rows: string[][] = [
+    ["metric", "tsvisor", "qemu", "tsvisor slower (x)"],
+    ["boot to shell (s)", fmt(ts.bootS, 2), fmt(qm?.bootS, 2), fmt(slower(ts.bootS, qm?.bootS), 1)],
+    [`bench-cpu ${BENCH_ROUNDS} rounds (s)`, fmt(ts.many?.elapsedS, 3), fmt(qm?.many?.elapsedS, 3),
+      fmt(slower(ts.many?.elapsedS, qm?.many?.elapsedS), 1)],
+    ["guest MIPS (bench-cpu)", fmt(tsMips, 1), fmt(qmMips, 1), fmt(slower(qmMips, tsMips), 1)],
+  ];
+  process.stdout.write(table(rows) + "\n\n");
+
+  const details: string[][] = [
+    ["tsvisor detail", "value"],
+    ["instructions to the shell prompt", count(ts.instructionsToShell)],
+    ["average MIPS during boot (incl. idle waits)", fmt(ts.bootMips, 1)],
+    ["bench-cpu instructions per round", count(perRound)],
+    [`bench-cpu ${BENCH_ROUNDS} rounds, instructions`, count(loopInstructions)],
+    ["`bench-cpu 1` command, instructions retired", count(ts.deltaOne)],
+    [`\`bench-cpu ${BENCH_ROUNDS}\` command, instructions retired`, count(ts.deltaMany)],
+    ["whole run: instructions / seconds", ts.totalInstructions === undefined ? "-" :
+      `${count(ts.totalInstructions)} / ${fmt(ts.totalS, 1)}`],
+  ];
+  process.stdout.write(table(details) + "\n\n");
+  if (!qm) process.stdout.write(`(${QEMU} is not installed: no QEMU column; apt-get install qemu-system-misc)\n`);
+  process.stdout.write(
+    `Times are wall-clock on this host, one run each. Guest MIPS = bench-cpu's instructions\n` +
+      `(counted by tsvisor: the \`bench-cpu ${BENCH_ROUNDS}\` minus \`bench-cpu 1\` commands' retired counts,\n` +
+      `scaled to ${BENCH_ROUNDS} rounds) / bench-cpu's own elapsed time in each emulator.\n`,
+  );
+  for (const [name, r] of [["tsvisor", ts], ["qemu", qm]] as const) {
+    if (r?.error) process.stdout.write(`\n${name} FAILED:\n${r.error}\n`);
+  }
+}
+
+function fmt(n: number | undefined, digits: number): string {
+  return n === undefined || !Number.isFinite(n) ? "-" : n.toFixed(digits);
+}
+
+function count(n: number | undefined): string {
+  return n === undefined ? "-" : Math.round(n).toLocaleString("en-US");
+}
+
+/** A plain-text table, first row the header, numbers right-aligned. */
+function table(rows: string[][]): string {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
+  const line = (row: string[]) =>
+    row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join(" | ");
+  const rule = widths.map((w) => "-".repeat(w)).join("-|-");
+  return [line(rows[0]), rule, ...rows.slice(1).map(line)].join("\n");
+}
+
+function packageVersion(): string {
+  try {
+    return JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")).version;
+  } catch {
+    return "";
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    process.stderr.write(`bench: ${(err as Error).stack ?? err}\n`);
+    process.exit(1);
+  },
+);

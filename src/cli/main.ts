@@ -1,0 +1,191 @@
+#!/usr/bin/env node
+// tsvisor's command line: parse QEMU-style flags, build the machine, run it with this
+// terminal as its console, and exit with the guest's status. Every user error is one
+// line on stderr, "tsvisor: ..." naming the flag or file, exit status 1.
+import { readFileSync } from "node:fs";
+import { constants as osConstants } from "node:os";
+import type { MachineConfig } from "../machine/config.js";
+import { UserError, type Machine } from "../machine/machine.js";
+import { NodeHost, TraceWriter, checkReadableFile, errnoText, isSystemError } from "../host/node-host.js";
+import { Terminal } from "../host/terminal.js";
+import { inputFiles, parseArgs, type DefaultGuest } from "./args.js";
+import { helpText } from "./help.js";
+import { formatSize } from "./size.js";
+
+const DEFAULT_GUEST_FLAGS = new Set(["-default-guest", "--default-guest"]);
+
+/** What must be undone before the process ends, whichever way it ends. */
+let cleanup: () => void = () => {};
+let running: Machine | undefined;
+
+async function main(argv: string[]): Promise<number> {
+  const defaultGuest = argv.some((arg) => DEFAULT_GUEST_FLAGS.has(arg)) ? await loadDefaultGuest() : undefined;
+  const command = parseArgs(argv, { defaultGuest: defaultGuest && (() => defaultGuest) });
+  switch (command.kind) {
+    case "help":
+      process.stdout.write(helpText(version()));
+      return 0;
+    case "version":
+      process.stdout.write(`tsvisor version ${version()} (QEMU-compatible command line)\n`);
+      return 0;
+    case "print":
+      process.stdout.write(command.text);
+      return 0;
+  }
+  const { config } = command;
+  checkFiles(config, command.defaultGuest);
+
+  const trace = config.debug.length > 0 ? new TraceWriter(config.debugFile) : undefined;
+  const terminal = new Terminal({ serial: config.serial });
+  const host = new NodeHost({ terminal, trace });
+  cleanup = () => {
+    cleanup = () => {};
+    terminal.restore();
+    host.flush();
+    trace?.close();
+  };
+
+  // Loaded only now, so that --help and flag errors stay instant.
+  const { createMachine } = await import("../machine/create.js");
+  const machine = allocating(config, () => createMachine(config, host));
+  running = machine;
+  installSignalHandlers(machine);
+  const stats = installStats(machine);
+  if (config.dumpDtb === undefined) {
+    terminal.start({
+      input: (data) => host.deliverInput(data),
+      quit: () => machine.stop(0),
+      signal: (name) => terminateOnSignal(name),
+      outputClosed: () => machine.stop(0),
+    });
+  }
+  const code = await machine.run();
+  running = undefined;
+  cleanup();
+  stats();
+  return code;
+}
+
+/** TSVISOR_STATS=1 (benchmarks): "tsvisor: N instructions retired in S seconds (M MIPS)"
+ *  on stderr at exit, and at any time on SIGUSR2; returns the printer. */
+function installStats(machine: Machine): () => void {
+  if (process.env.TSVISOR_STATS !== "1") return () => {};
+  const start = performance.now();
+  const print = () => {
+    const n = machine.instructionsRetired();
+    const s = (performance.now() - start) / 1000;
+    const eol = process.stderr.isTTY ? "\r\n" : "\n"; // the terminal may be in raw mode
+    process.stderr.write(`tsvisor: ${n} instructions retired in ${s.toFixed(3)} seconds (${(n / s / 1e6).toFixed(2)} MIPS)${eol}`);
+  };
+  if (process.platform !== "win32") process.on("SIGUSR2", print);
+  return print;
+}
+
+/** guest/paths.ts says where `npm run guest` put the default guest. */
+async function loadDefaultGuest(): Promise<DefaultGuest> {
+  const paths = await import("../../guest/paths.js");
+  try {
+    const guest = paths.guestPaths();
+    return { kernel: guest.kernel, initrd: guest.initramfs, append: guest.cmdline };
+  } catch (err) {
+    if (!(err instanceof paths.GuestNotBuiltError)) throw err;
+    throw new UserError(`--default-guest: ${err.message.replace(/^tsvisor: /, "")}`);
+  }
+}
+
+/** Names the flag and file that cannot be read, before any of the board is built. */
+function checkFiles(config: MachineConfig, defaultGuest: boolean): void {
+  for (const { flag, path } of inputFiles(config)) {
+    try {
+      checkReadableFile(path);
+    } catch (err) {
+      const built = defaultGuest && (path === config.kernel || path === config.initrd);
+      if (built) throw new UserError(`--default-guest: ${path} is missing; build the guest with npm run guest`);
+      throw new UserError(`${flag}: ${(err as Error).message}`);
+    }
+  }
+}
+
+/** Guest RAM comes from one big allocation; its failure is the user's -m, not a bug. */
+function allocating<T>(config: MachineConfig, build: () => T): T {
+  try {
+    return build();
+  } catch (err) {
+    if (err instanceof RangeError && /allocat|memory/i.test(err.message)) {
+      throw new UserError(`-m ${formatSize(config.memBytes)}: cannot allocate guest RAM (try a smaller -m)`);
+    }
+    throw err;
+  }
+}
+
+let signalled = false;
+
+/** As QEMU: the first SIGINT/SIGTERM/SIGHUP stops the machine (status 0), a second one exits now. */
+function terminateOnSignal(name: NodeJS.Signals): void {
+  const signo = osConstants.signals[name];
+  if (signalled || !running) {
+    cleanup();
+    process.exit(128 + signo);
+  }
+  signalled = true;
+  process.stderr.write(`tsvisor: terminating on signal ${signo}\n`);
+  running.stop(0);
+}
+
+function installSignalHandlers(machine: Machine): void {
+  for (const name of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    process.on(name, () => terminateOnSignal(name));
+  }
+  // The run loop keeps the event loop busy; if it ever drains, the board lost its way.
+  process.on("beforeExit", () => {
+    if (running === machine) fail(new Error("the machine stopped running without powering off"));
+  });
+}
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8"));
+    return String(pkg.version);
+  } catch {
+    return "unknown";
+  }
+}
+
+/** One line for the user; the stack only for developers (TSVISOR_DEBUG=1). */
+function errorLine(err: unknown): string {
+  if (err instanceof UserError || (err instanceof Error && err.name === "UserError")) {
+    return oneLine(err.message.replace(/^tsvisor: /, ""));
+  }
+  if (isSystemError(err)) {
+    const path = (err as NodeJS.ErrnoException).path;
+    return oneLine(path ? `${path}: ${errnoText(err)}` : errnoText(err));
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  const hint = process.env.TSVISOR_DEBUG === "1" ? "" : "; TSVISOR_DEBUG=1 shows where";
+  return oneLine(`internal error: ${message} (please report it${hint})`);
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, " ").trim();
+}
+
+function fail(err: unknown): never {
+  cleanup();
+  process.stderr.write(`tsvisor: ${errorLine(err)}\n`);
+  const isUserError = err instanceof UserError || (err instanceof Error && err.name === "UserError");
+  if (process.env.TSVISOR_DEBUG === "1" && err instanceof Error && !isUserError) {
+    process.stderr.write(`${err.stack}\n`);
+  }
+  process.exit(1);
+}
+
+process.on("uncaughtException", fail);
+process.on("unhandledRejection", fail);
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    cleanup();
+    process.exit(code);
+  },
+  fail,
+);

@@ -1,0 +1,34 @@
+// Builds the board the configuration names; the CLI's one entry into src/machine.
+import type { MachineConfig } from "./config.js";
+import { UserError, type Machine, type MachineHost } from "./machine.js";
+import { createVirtMachine } from "./riscv-virt.js";
+import { createSpikeMachine } from "./spike.js";
+
+/** Guest RAM is one WebAssembly.Memory: 64 KiB pages, at most 4 GiB with the hart state. */
+const RAM_GRANULE = 64 * 1024;
+const MAX_RAM = 4 * 1024 * 1024 * 1024 - RAM_GRANULE;
+
+export function createMachine(config: MachineConfig, host: MachineHost): Machine {
+  checkConfig(config);
+  switch (config.machine) {
+    case "virt":
+      return createVirtMachine(config, host);
+    case "spike":
+      return createSpikeMachine(config, host);
+    default:
+      throw new UserError(`-machine ${String(config.machine)}: unsupported machine type`);
+  }
+}
+
+function checkConfig(config: MachineConfig): void {
+  const mib = config.memBytes / (1024 * 1024);
+  if (!Number.isInteger(config.memBytes) || config.memBytes <= 0 || config.memBytes % RAM_GRANULE !== 0) {
+    throw new UserError(`-m ${mib}M: RAM size must be a positive multiple of 64 KiB`);
+  }
+  if (config.memBytes > MAX_RAM) {
+    throw new UserError(`-m ${mib}M: at most ${MAX_RAM / (1024 * 1024)} MiB of RAM is supported`);
+  }
+  if (!Number.isInteger(config.smp) || config.smp < 1) {
+    throw new UserError(`-smp ${config.smp}: must be a positive number of CPUs`);
+  }
+}

@@ -1,0 +1,144 @@
+// The software execution loop both RISC-V boards share: run each hart for a slice of
+// instructions, let the devices catch up (timer lines, RTC alarm, HTIF mailbox), and
+// give the host's event loop a turn every few milliseconds so console input and timers
+// are serviced. When every hart sits in WFI with nothing pending, the host sleeps until
+// the next timer deadline or until input arrives: an idle guest costs no CPU.
+// No Node imports: the same loop runs in a browser (setImmediate is used when present).
+import type { Clock } from "../hw/device.js";
+import type { RiscvCpu } from "../target/riscv/cpu.js";
+
+/** What the loop drives; a guest reset swaps in a fresh one (see RunLoopOptions.reset). */
+export interface RunTarget {
+  readonly cpus: readonly RiscvCpu[];
+  /** Device housekeeping after each slice: CLINT MTIP levels, RTC alarm, HTIF. */
+  poll(): void;
+  /** Clock time (the loop's Clock) of the next timer deadline, or Infinity. */
+  nextDeadlineNs(): number;
+}
+
+export interface RunLoopOptions {
+  clock: Clock;
+  /** Instructions per hart per slice (default 100k); spike uses less to poll HTIF often. */
+  sliceInstructions?: number;
+  /** Builds the machine afresh after the guest asked for a reset. */
+  reset?: () => RunTarget;
+}
+
+const DEFAULT_SLICE = 100_000;
+/** Give the host event loop a turn at least this often while the guest computes. */
+const YIELD_INTERVAL_NS = 10e6;
+/** Longest single sleep: bounds how late an RTC alarm (which has no deadline here) fires. */
+const MAX_SLEEP_MS = 50;
+
+export class RunLoop {
+  private target: RunTarget;
+  private readonly clock: Clock;
+  private readonly slice: number;
+  private readonly rebuild?: () => RunTarget;
+  private exitCode: number | undefined;
+  private resetPending = false;
+  /** Instructions retired by harts of machines a reset has thrown away. */
+  private retiredBefore = 0;
+  private wakeSleeper: (() => void) | undefined;
+
+  constructor(target: RunTarget, opts: RunLoopOptions) {
+    this.target = target;
+    this.clock = opts.clock;
+    this.slice = opts.sliceInstructions ?? DEFAULT_SLICE;
+    this.rebuild = opts.reset;
+  }
+
+  /** Runs until stop(); resolves with its code. */
+  async run(): Promise<number> {
+    let lastYield = this.clock.nowNs();
+    while (this.exitCode === undefined) {
+      if (this.resetPending) this.doReset();
+      const busy = this.runSlice();
+      this.target.poll();
+      if (this.exitCode !== undefined) break;
+      if (!busy && !this.anyRunnable()) {
+        await this.sleep();
+        lastYield = this.clock.nowNs();
+      } else if (this.clock.nowNs() - lastYield >= YIELD_INTERVAL_NS) {
+        await yieldToHost();
+        lastYield = this.clock.nowNs();
+      }
+    }
+    return this.exitCode;
+  }
+
+  /** Ends run() with `code` (the first code given wins). */
+  stop(code: number): void {
+    this.exitCode ??= code;
+    this.wake();
+  }
+
+  /** Restarts the machine at the end of the current slice. */
+  requestReset(): void {
+    this.resetPending = true;
+  }
+
+  /** Ends a WFI sleep early: console input arrived. */
+  wake(): void {
+    const w = this.wakeSleeper;
+    this.wakeSleeper = undefined;
+    w?.();
+  }
+
+  instructionsRetired(): number {
+    let n = this.retiredBefore;
+    for (const cpu of this.target.cpus) n += cpu.instret;
+    return n;
+  }
+
+  /** One slice on every hart that can run; false when all of them are waiting. */
+  private runSlice(): boolean {
+    let busy = false;
+    for (const cpu of this.target.cpus) {
+      if (cpu.waiting) {
+        if (!cpu.interruptPending()) continue;
+        cpu.waiting = false;
+      }
+      busy = true;
+      cpu.run(this.slice);
+      if (this.exitCode !== undefined || this.resetPending) break;
+    }
+    return busy;
+  }
+
+  /** After poll(): does some waiting hart now have an interrupt to take? */
+  private anyRunnable(): boolean {
+    return this.resetPending || this.target.cpus.some((c) => !c.waiting || c.interruptPending());
+  }
+
+  private doReset(): void {
+    this.resetPending = false;
+    if (this.rebuild === undefined) return;
+    for (const cpu of this.target.cpus) this.retiredBefore += cpu.instret;
+    this.target = this.rebuild();
+  }
+
+  /** Sleeps until the next timer deadline, input (wake) or stop, whichever comes first. */
+  private sleep(): Promise<void> {
+    const delayNs = this.target.nextDeadlineNs() - this.clock.nowNs();
+    if (delayNs <= 0) return yieldToHost();
+    const ms = Math.min(MAX_SLEEP_MS, Math.ceil(delayNs / 1e6));
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.wakeSleeper = undefined;
+        resolve();
+      }, ms);
+      this.wakeSleeper = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+}
+
+/** Lets pending host events (input, timers, I/O) run, then continues. */
+function yieldToHost(): Promise<void> {
+  return typeof setImmediate === "function"
+    ? new Promise((resolve) => setImmediate(resolve))
+    : new Promise((resolve) => setTimeout(resolve, 0));
+}
