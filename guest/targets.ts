@@ -12,8 +12,8 @@ const LINUX_TARBALL = "/usr/src/linux-source-6.1.tar.xz";
 const CROSS = "riscv64-linux-gnu-";
 const JOBS = "-j2"; // the build machines are small and shared
 /** About how many compile lines (CC/AS/AR/LD...) the kernel build prints; drives the bar. */
-const KERNEL_BUILD_LINES = 1000;
-const BUSYBOX_BUILD_LINES = 1150;
+const KERNEL_BUILD_LINES = 1260;
+const BUSYBOX_BUILD_LINES = 620;
 
 export interface BuildContext {
   /** Scratch space for sources and objects (deleted after the build). */

@@ -3,6 +3,7 @@
 import { readFileSync } from "node:fs";
 import type { BoardContext } from "../src/machine/board-machine.js";
 import { DEFAULT_CONFIG, type MachineConfig } from "../src/machine/config.js";
+import { GuestMemory } from "../src/machine/guest-memory.js";
 import { UserError, type MachineHost } from "../src/machine/machine.js";
 
 export interface FakeHost extends MachineHost {
@@ -65,6 +66,7 @@ export function boardContext(cfg: MachineConfig, host: MachineHost, files: Board
     host,
     control: { powerOff: (code) => events.push(`poweroff ${code}`), reset: () => events.push("reset") },
     clock: { nowNs: () => host.monotonicNs() },
+    memory: (ramBase) => new GuestMemory(ramBase, cfg.memBytes),
   };
   return { ctx, events };
 }

@@ -215,6 +215,12 @@ test("-initrd and -append need -kernel; -dtb must be a device tree; -m must be s
   assert.throws(() => createMachine(config({ bios: "none", initrd: "i.cpio" }), host), userError(/-initrd only allowed with -kernel/));
   assert.throws(() => createMachine(config({ bios: "none", append: "x" }), host), userError(/-append only allowed with -kernel/));
   assert.throws(() => createMachine(config({ bios: "none", dtb: "bad.dtb" }), host), userError(/^bad\.dtb: not a device tree blob/));
+  host.files.set("good.dtb", buildVirtDtb({ memBytes: 128 * MiB, harts: 1 }));
+  host.files.set("k", new Uint8Array(4));
+  assert.throws(
+    () => createMachine(config({ bios: "none", kernel: "k", append: "quiet", dtb: "good.dtb" }), host),
+    userError(/^-dtb good\.dtb: cannot be combined with -append or -initrd/),
+  );
   assert.throws(() => createMachine(config({ bios: "none", memBytes: 1000 }), host), userError(/multiple of 64 KiB/));
   assert.throws(() => createMachine(config({ bios: "none", kernel: "nope" }), host), userError(/^nope: No such file/));
 });

@@ -4,7 +4,7 @@
 // devices and harts, as a power cycle), or ends under -no-reboot.
 import type { Bus } from "../hw/bus.js";
 import type { Clock, MachineControl } from "../hw/device.js";
-import type { GuestMemory } from "./guest-memory.js";
+import { GuestMemory } from "./guest-memory.js";
 import type { MachineConfig } from "./config.js";
 import type { Machine, MachineHost } from "./machine.js";
 import { readBootFiles, type BootFiles } from "./riscv-boot.js";
@@ -19,6 +19,11 @@ export interface BoardContext {
   control: MachineControl;
   /** Nanoseconds since the machine was created; survives guest resets. */
   clock: Clock;
+  /**
+   * Guest RAM of config.memBytes at `ramBase`, all zero. A reset gets the same memory
+   * back, cleared, rather than a second allocation of what may be gigabytes.
+   */
+  memory(ramBase: number): GuestMemory;
 }
 
 /** One incarnation of a board. */
@@ -50,7 +55,14 @@ export class BoardMachine implements Machine {
       powerOff: (code) => this.loop.stop(code),
       reset: () => (config.noReboot ? this.loop.stop(0) : this.loop.requestReset()),
     };
-    const ctx: BoardContext = { config, files: readBootFiles(config, host), host, control, clock };
+    const files = readBootFiles(config, host);
+    let mem: GuestMemory | undefined;
+    const memory = (ramBase: number) => {
+      if (mem?.ramBase === ramBase) mem.u8.fill(0);
+      else mem = new GuestMemory(ramBase, config.memBytes);
+      return mem;
+    };
+    const ctx: BoardContext = { config, files, host, control, clock, memory };
     this.instance = build(ctx);
     this.loop = new RunLoop(this.instance, {
       clock,

@@ -46,7 +46,17 @@ export function readBootFiles(config: MachineConfig, host: MachineHost): BootFil
   if (config.kernel !== undefined) files.kernel = read(config.kernel);
   if (config.initrd !== undefined) files.initrd = read(config.initrd);
   if (config.dtb !== undefined) files.dtb = read(config.dtb);
-  if (files.dtb !== undefined) checkDtb(files.dtb);
+  if (files.dtb !== undefined) {
+    checkDtb(files.dtb);
+    // QEMU edits /chosen of the given blob; without an FDT editor here, -append and
+    // -initrd would be silently lost, so refuse them.
+    if (config.append !== undefined || config.initrd !== undefined) {
+      throw new UserError(
+        `-dtb ${files.dtb.path}: cannot be combined with -append or -initrd yet; ` +
+          "put bootargs (and linux,initrd-start/-end) in the blob's /chosen",
+      );
+    }
+  }
   return files;
 }
 

@@ -13,7 +13,6 @@ import { EmptyVirtioMmioSlot } from "../hw/virtio/empty-mmio-slot.js";
 import { IRQ_M_EXT, IRQ_M_SOFT, IRQ_M_TIMER, IRQ_S_EXT, RiscvCpu } from "../target/riscv/cpu.js";
 import { buildResetVector } from "./boot-rom.js";
 import type { MachineConfig } from "./config.js";
-import { GuestMemory } from "./guest-memory.js";
 import type { Machine, MachineHost } from "./machine.js";
 import { BoardMachine, type BoardContext, type BoardInstance } from "./board-machine.js";
 import { fdtAddress, loadBootFiles } from "./riscv-boot.js";
@@ -170,7 +169,7 @@ export function buildVirt(ctx: BoardContext): BoardInstance {
   const { config, files, host, control, clock } = ctx;
   const m = VIRT_MEMMAP;
   const harts = config.smp;
-  const mem = new GuestMemory(m.dram.base, config.memBytes);
+  const mem = ctx.memory(m.dram.base);
   const bus = new Bus();
   const cpus: RiscvCpu[] = [];
 

@@ -18,13 +18,20 @@ export interface RunTarget {
 
 export interface RunLoopOptions {
   clock: Clock;
-  /** Instructions per hart per slice (default 100k); spike uses less to poll HTIF often. */
+  /**
+   * Most instructions per hart per slice (default 100k); spike uses less to poll HTIF
+   * often. Slices shrink when they take long (tracing, slow MMIO) so that the devices
+   * and the host event loop are never starved.
+   */
   sliceInstructions?: number;
   /** Builds the machine afresh after the guest asked for a reset. */
   reset?: () => RunTarget;
 }
 
 const DEFAULT_SLICE = 100_000;
+const MIN_SLICE = 1_000;
+/** A slice should take about this long: timer interrupts are raised between slices. */
+const SLICE_TARGET_NS = 2e6;
 /** Give the host event loop a turn at least this often while the guest computes. */
 const YIELD_INTERVAL_NS = 10e6;
 /** Longest single sleep: bounds how late an RTC alarm (which has no deadline here) fires. */
@@ -33,7 +40,8 @@ const MAX_SLEEP_MS = 50;
 export class RunLoop {
   private target: RunTarget;
   private readonly clock: Clock;
-  private readonly slice: number;
+  private readonly maxSlice: number;
+  private slice: number;
   private readonly rebuild?: () => RunTarget;
   private exitCode: number | undefined;
   private resetPending = false;
@@ -44,7 +52,8 @@ export class RunLoop {
   constructor(target: RunTarget, opts: RunLoopOptions) {
     this.target = target;
     this.clock = opts.clock;
-    this.slice = opts.sliceInstructions ?? DEFAULT_SLICE;
+    this.maxSlice = opts.sliceInstructions ?? DEFAULT_SLICE;
+    this.slice = this.maxSlice;
     this.rebuild = opts.reset;
   }
 
@@ -94,16 +103,25 @@ export class RunLoop {
   /** One slice on every hart that can run; false when all of them are waiting. */
   private runSlice(): boolean {
     let busy = false;
+    const start = this.clock.nowNs();
+    let ran = 0;
     for (const cpu of this.target.cpus) {
       if (cpu.waiting) {
         if (!cpu.interruptPending()) continue;
         cpu.waiting = false;
       }
       busy = true;
-      cpu.run(this.slice);
+      ran += cpu.run(this.slice);
       if (this.exitCode !== undefined || this.resetPending) break;
     }
+    if (ran >= this.slice) this.tuneSlice(this.clock.nowNs() - start);
     return busy;
+  }
+
+  /** Halves or doubles the slice toward SLICE_TARGET_NS of wall time. */
+  private tuneSlice(elapsedNs: number): void {
+    if (elapsedNs > 2 * SLICE_TARGET_NS) this.slice = Math.max(MIN_SLICE, this.slice >> 1);
+    else if (elapsedNs < SLICE_TARGET_NS / 2) this.slice = Math.min(this.maxSlice, this.slice * 2);
   }
 
   /** After poll(): does some waiting hart now have an interrupt to take? */

@@ -11,7 +11,7 @@ import { Rom } from "../hw/misc/rom.js";
 import { IRQ_M_SOFT, IRQ_M_TIMER, RiscvCpu } from "../target/riscv/cpu.js";
 import { buildResetVector } from "./boot-rom.js";
 import type { MachineConfig } from "./config.js";
-import { GuestMemory } from "./guest-memory.js";
+import type { GuestMemory } from "./guest-memory.js";
 import { UserError, type Machine, type MachineHost } from "./machine.js";
 import { BoardMachine, type BoardContext, type BoardInstance } from "./board-machine.js";
 import { fdtAddress, loadBootFiles, type BootFiles, type BootLayout } from "./riscv-boot.js";
@@ -86,7 +86,7 @@ export function buildSpike(ctx: BoardContext): BoardInstance {
   const { config, files, host, control, clock } = ctx;
   const m = SPIKE_MEMMAP;
   const harts = config.smp;
-  const mem = new GuestMemory(m.dram.base, config.memBytes);
+  const mem = ctx.memory(m.dram.base);
   const bus = new Bus();
   const cpus: RiscvCpu[] = [];
   const clint = new Clint({

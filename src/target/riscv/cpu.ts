@@ -64,6 +64,8 @@ export class RiscvCpu {
   instret = 0;
   /** Current privilege level (PRV_U, PRV_S, PRV_M). */
   priv = PRV_M;
+  /** Privilege that loads and stores use (differs from priv under MPRV). */
+  private dprv = PRV_M;
 
   readonly x: Int32Array;
   /** Floating-point registers as raw 64-bit patterns. */
@@ -136,6 +138,7 @@ export class RiscvCpu {
     this.csr.fill(0);
     this.pc = pc;
     this.priv = PRV_M;
+    this.dprv = PRV_M;
     this.mstatus = 0;
     this.mipHw = 0;
     this.mipSw = 0;
@@ -255,6 +258,7 @@ export class RiscvCpu {
       s = (s & ~MSTATUS_MPP) | (prv << MSTATUS_MPP_SHIFT);
       this.mstatus = s & ~MSTATUS_MIE;
       this.setPriv(PRV_M);
+      this.updateDataPriv();
       this.pc = this.trapVector(CSR.mtvec, cause, interrupt);
     }
     this.checkIrq = true;
@@ -294,6 +298,7 @@ export class RiscvCpu {
     if (p !== this.priv) {
       this.priv = p;
       this.fetchStart = Infinity;
+      this.updateDataPriv();
     }
   }
 
@@ -400,10 +405,9 @@ export class RiscvCpu {
     // MPP is WARL: 2 (reserved) reads back as U.
     if (((s & MSTATUS_MPP) >>> MSTATUS_MPP_SHIFT) === 2) s &= ~MSTATUS_MPP;
     this.mstatus = s;
-    if (((old ^ s) & (MSTATUS_MPRV | MSTATUS_SUM | MSTATUS_MXR)) !== 0 ||
-      ((s & MSTATUS_MPRV) !== 0 && ((old ^ s) & MSTATUS_MPP) !== 0)) {
-      this.flushTlb();
-    }
+    this.updateDataPriv();
+    // TLB entries are per privilege, so MPRV needs no flush; SUM and MXR change permissions.
+    if (((old ^ s) & (MSTATUS_SUM | MSTATUS_MXR)) !== 0) this.flushTlb();
     this.checkIrq = true;
   }
 
@@ -486,10 +490,13 @@ export class RiscvCpu {
 
   /** Privilege used for loads and stores (MPRV makes M-mode use MPP's). */
   private dataPriv(): number {
-    if (this.priv === PRV_M && (this.mstatus & MSTATUS_MPRV) !== 0) {
-      return (this.mstatus & MSTATUS_MPP) >>> MSTATUS_MPP_SHIFT;
-    }
-    return this.priv;
+    return this.dprv;
+  }
+
+  /** Recomputes dprv after a change of privilege or of mstatus.MPRV/MPP. */
+  private updateDataPriv(): void {
+    this.dprv = this.priv === PRV_M && (this.mstatus & MSTATUS_MPRV) !== 0
+      ? (this.mstatus & MSTATUS_MPP) >>> MSTATUS_MPP_SHIFT : this.priv;
   }
 
   /**
