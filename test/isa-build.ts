@@ -3,7 +3,7 @@
 // Shared by the ISA tests and the differential tests. (Not a test file itself.)
 import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -103,28 +103,35 @@ export interface RunResult {
   ms: number;
 }
 
-/** Runs a command without a shell, stdin closed, killing it after `timeoutMs`. */
+/**
+ * Runs a command without a shell, stdin closed, killing it after `timeoutMs`. Standard
+ * output goes through a file, not a pipe: QEMU writes its console without blocking and
+ * drops what a full pipe does not take.
+ */
 export function runCommand(cmd: string, args: string[], timeoutMs: number): Promise<RunResult> {
+  const outPath = join(cacheDir(), `run-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.out`);
+  const outFd = openSync(outPath, "w+");
   return new Promise((resolve) => {
     const start = performance.now();
-    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
-    const out: Buffer[] = [];
+    const child = spawn(cmd, args, { stdio: ["ignore", outFd, "pipe"] });
     const err: Buffer[] = [];
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
       child.kill("SIGKILL");
     }, timeoutMs);
-    child.stdout.on("data", (d: Buffer) => out.push(d));
-    child.stderr.on("data", (d: Buffer) => err.push(d));
+    child.stderr!.on("data", (d: Buffer) => err.push(d));
     child.on("error", (e) => err.push(Buffer.from(String(e))));
     child.on("close", (status, signal) => {
       clearTimeout(timer);
+      closeSync(outFd);
+      const stdout = readFileSync(outPath);
+      rmSync(outPath, { force: true });
       resolve({
         status,
         signal,
         timedOut,
-        stdout: Buffer.concat(out),
+        stdout,
         stderr: Buffer.concat(err).toString("utf8"),
         ms: performance.now() - start,
       });

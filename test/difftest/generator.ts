@@ -362,7 +362,7 @@ class Generator {
     const writes = [`x${rd}`, `x${sc}`, `x${base}`, "mem"];
     for (let i = this.r.int(3); i > 0; i--) {
       const t = this.xOther(base);
-      lines.push(`add x${t}, x${this.x()}, x${this.x()}`);
+      lines.push(`add x${t}, x${this.xOther(base)}, x${this.xOther(base)}`);
       writes.push(`x${t}`);
     }
     lines.push(`sc.${s} x${sc}, x${rs2}, (x${base})`, `sub x${base}, x${base}, sp`);

@@ -38,7 +38,10 @@ export interface CpuOptions {
 }
 
 const TWO32 = 4294967296;
-const TLB_SIZE = 256;
+const TLB_SIZE = 1024;
+const TLB_MASK = TLB_SIZE - 1;
+/** TLB slot for S-mode data accesses while SUM is set (U pages visible): no flush on SUM. */
+const SLOT_S_SUM = 2;
 // Access kinds; each has its own TLB so that a hit implies the permission.
 const ACC_READ = 0;
 const ACC_WRITE = 1;
@@ -66,6 +69,11 @@ export class RiscvCpu {
   priv = PRV_M;
   /** Privilege that loads and stores use (differs from priv under MPRV). */
   private dprv = PRV_M;
+  /** TLB slot of data accesses: dprv, or SLOT_S_SUM for S-mode with SUM set. */
+  private dslot = PRV_M;
+  /** Index of the first entry of the current read and write TLBs. */
+  private readTlb = ACC_READ * 4 * TLB_SIZE + PRV_M * TLB_SIZE;
+  private writeTlb = ACC_WRITE * 4 * TLB_SIZE + PRV_M * TLB_SIZE;
 
   readonly x: Int32Array;
   /** Floating-point registers as raw 64-bit patterns. */
@@ -138,8 +146,8 @@ export class RiscvCpu {
     this.csr.fill(0);
     this.pc = pc;
     this.priv = PRV_M;
-    this.dprv = PRV_M;
     this.mstatus = 0;
+    this.updateDataPriv();
     this.mipHw = 0;
     this.mipSw = 0;
     this.mie = 0;
@@ -406,8 +414,8 @@ export class RiscvCpu {
     if (((s & MSTATUS_MPP) >>> MSTATUS_MPP_SHIFT) === 2) s &= ~MSTATUS_MPP;
     this.mstatus = s;
     this.updateDataPriv();
-    // TLB entries are per privilege, so MPRV needs no flush; SUM and MXR change permissions.
-    if (((old ^ s) & (MSTATUS_SUM | MSTATUS_MXR)) !== 0) this.flushTlb();
+    // TLB entries are per privilege and SUM, so only MXR changes need a flush.
+    if (((old ^ s) & MSTATUS_MXR) !== 0) this.flushTlb();
     this.checkIrq = true;
   }
 
@@ -441,6 +449,7 @@ export class RiscvCpu {
     const srcHi = imm ? 0 : x[rs1 * 2 + 1]!;
     const write = op === 1 || rs1 !== 0;
     this.csrPrivCheck(n, write, inst);
+    if (n <= CSR.fcsr) this.requireFp(inst); // fflags, frm, fcsr: FS Off makes them illegal
     let oldLo = 0, oldHi = 0;
     if (op !== 1 || rd !== 0) {
       oldLo = this.csrRead(n, inst);
@@ -497,6 +506,9 @@ export class RiscvCpu {
   private updateDataPriv(): void {
     this.dprv = this.priv === PRV_M && (this.mstatus & MSTATUS_MPRV) !== 0
       ? (this.mstatus & MSTATUS_MPP) >>> MSTATUS_MPP_SHIFT : this.priv;
+    this.dslot = this.dprv === PRV_S && (this.mstatus & MSTATUS_SUM) !== 0 ? SLOT_S_SUM : this.dprv;
+    this.readTlb = ACC_READ * 4 * TLB_SIZE + this.dslot * TLB_SIZE;
+    this.writeTlb = ACC_WRITE * 4 * TLB_SIZE + this.dslot * TLB_SIZE;
   }
 
   /**
@@ -514,7 +526,9 @@ export class RiscvCpu {
     if (pa >= this.ramBase && pa < this.ramEnd) {
       const pageOff = pa - (vlo & 0xfff) - this.ramBase + RAM_OFFSET;
       const vpn = vhi * 1048576 + (vlo >>> 12);
-      const idx = acc * 4 * TLB_SIZE + prv * TLB_SIZE + (vpn & (TLB_SIZE - 1));
+      const slot = prv === PRV_S && acc !== ACC_EXEC && (this.mstatus & MSTATUS_SUM) !== 0
+        ? SLOT_S_SUM : prv;
+      const idx = acc * 4 * TLB_SIZE + slot * TLB_SIZE + (vpn & (TLB_SIZE - 1));
       this.tlbTag[idx] = vpn;
       this.tlbBase[idx] = pageOff;
       return pageOff + (vlo & 0xfff);
@@ -527,12 +541,10 @@ export class RiscvCpu {
     const levels = this.satpMode === 8 ? 3 : 4;
     const ext = levels === 3 ? vhi >> 6 : vhi >> 15;
     if (ext !== 0 && ext !== -1) this.raise(PAGE_FAULT[acc]!, vlo, vhi);
-    const va = (vhi & 0xffff) * TWO32 + (vlo >>> 0);
     const dv = this.dv;
     let table = this.satpRoot;
     for (let level = levels - 1; level >= 0; level--) {
-      const vpnI = Math.floor(va / 2 ** (12 + 9 * level)) % 512;
-      const pteAddr = table + vpnI * 8;
+      const pteAddr = table + vpnField(vlo, vhi, level) * 8;
       if (pteAddr < this.ramBase || pteAddr + 8 > this.ramEnd) {
         this.raise(ACCESS_FAULT[acc]!, vlo, vhi);
       }
@@ -546,14 +558,14 @@ export class RiscvCpu {
         continue;
       }
       if (!this.leafAllows(lo, acc, prv)) this.raise(PAGE_FAULT[acc]!, vlo, vhi);
-      const span = 2 ** (9 * level); // pages covered by this leaf
+      const span = LEVEL_PAGES[level]!; // 4 KiB pages covered by this leaf
       if (ppn % span !== 0) this.raise(PAGE_FAULT[acc]!, vlo, vhi); // misaligned superpage
       const want = acc === ACC_WRITE ? 0xc0 : 0x40; // A, and D for writes
       if ((lo & want) !== want) {
         lo |= want;
         dv.setInt32(off, lo, true);
       }
-      const vpnLow = Math.floor(va / 4096) % span;
+      const vpnLow = ((vhi & 0xffff) * 1048576 + (vlo >>> 12)) % span;
       return (ppn + vpnLow) * 4096 + (vlo & 0xfff);
     }
     return this.raise(PAGE_FAULT[acc]!, vlo, vhi);
@@ -570,14 +582,13 @@ export class RiscvCpu {
 
   /** Buffer offset of a RAM access that stays in one page, or -1 (MMIO / page crossing). */
   private dataOffset(vlo: number, vhi: number, size: number, acc: number): number {
-    const prv = this.dataPriv();
     const vpn = vhi * 1048576 + (vlo >>> 12);
-    const idx = acc * 4 * TLB_SIZE + prv * TLB_SIZE + (vpn & (TLB_SIZE - 1));
+    const idx = acc * 4 * TLB_SIZE + this.dslot * TLB_SIZE + (vpn & (TLB_SIZE - 1));
     if (this.tlbTag[idx] === vpn && (vlo & 0xfff) <= 0x1000 - size) {
       return this.tlbBase[idx]! + (vlo & 0xfff);
     }
     if ((vlo & 0xfff) > 0x1000 - size) return -2;
-    return this.translate(vlo, vhi, acc, prv);
+    return this.translate(vlo, vhi, acc, this.dprv);
   }
 
   // ---------------------------------------------------------------- loads and stores
@@ -715,6 +726,9 @@ export class RiscvCpu {
   private execute(budget: number): void {
     const x = this.x;
     const u16 = this.u16;
+    const dv = this.dv;
+    const tlbTag = this.tlbTag;
+    const tlbBase = this.tlbBase;
     const traceInsn = this.traceInsn;
     let pc = this.pc;
     let count = 0;
@@ -803,15 +817,24 @@ export class RiscvCpu {
             const blo = x[rs1 * 2]!;
             const vlo = (blo + imm) | 0;
             const vhi = carryHi(blo, imm, vlo, x[rs1 * 2 + 1]!);
-            switch (f3) {
-              case 0: { const v = (this.loadSmall(vlo, vhi, 1) << 24) >> 24; x[d] = v; x[d + 1] = v >> 31; break; }
-              case 1: { const v = (this.loadSmall(vlo, vhi, 2) << 16) >> 16; x[d] = v; x[d + 1] = v >> 31; break; }
-              case 2: { const v = this.loadSmall(vlo, vhi, 4) | 0; x[d] = v; x[d + 1] = v >> 31; break; }
-              case 3: this.load64(vlo, vhi, x, d); break;
-              case 4: x[d] = this.loadSmall(vlo, vhi, 1); x[d + 1] = 0; break;
-              case 5: x[d] = this.loadSmall(vlo, vhi, 2); x[d + 1] = 0; break;
-              case 6: x[d] = this.loadSmall(vlo, vhi, 4) | 0; x[d + 1] = 0; break;
-              default: this.illegal(inst);
+            // Inline TLB hit for RAM within one page; everything else in loadSlow.
+            const vpn = vhi * 1048576 + (vlo >>> 12);
+            const idx = this.readTlb + (vpn & TLB_MASK);
+            const po = vlo & 0xfff;
+            if (tlbTag[idx] === vpn && po <= 0xff8) {
+              const off = tlbBase[idx]! + po;
+              switch (f3) {
+                case 0: { const v = dv.getInt8(off); x[d] = v; x[d + 1] = v >> 31; break; }
+                case 1: { const v = dv.getInt16(off, true); x[d] = v; x[d + 1] = v >> 31; break; }
+                case 2: { const v = dv.getInt32(off, true); x[d] = v; x[d + 1] = v >> 31; break; }
+                case 3: x[d] = dv.getInt32(off, true); x[d + 1] = dv.getInt32(off + 4, true); break;
+                case 4: x[d] = dv.getUint8(off); x[d + 1] = 0; break;
+                case 5: x[d] = dv.getUint16(off, true); x[d + 1] = 0; break;
+                case 6: x[d] = dv.getInt32(off, true); x[d + 1] = 0; break;
+                default: this.illegal(inst);
+              }
+            } else {
+              this.loadSlow(inst, vlo, vhi, f3, d);
             }
             break;
           }
@@ -820,12 +843,20 @@ export class RiscvCpu {
             const blo = x[rs1 * 2]!;
             const vlo = (blo + imm) | 0;
             const vhi = carryHi(blo, imm, vlo, x[rs1 * 2 + 1]!);
-            switch (f3) {
-              case 0: this.storeSmall(vlo, vhi, 1, x[rs2 * 2]! & 0xff); break;
-              case 1: this.storeSmall(vlo, vhi, 2, x[rs2 * 2]! & 0xffff); break;
-              case 2: this.storeSmall(vlo, vhi, 4, x[rs2 * 2]!); break;
-              case 3: this.store64(vlo, vhi, x[rs2 * 2]!, x[rs2 * 2 + 1]!); break;
-              default: this.illegal(inst);
+            const vpn = vhi * 1048576 + (vlo >>> 12);
+            const idx = this.writeTlb + (vpn & TLB_MASK);
+            const po = vlo & 0xfff;
+            if (tlbTag[idx] === vpn && po <= 0xff8) {
+              const off = tlbBase[idx]! + po;
+              switch (f3) {
+                case 0: dv.setInt8(off, x[rs2 * 2]!); break;
+                case 1: dv.setInt16(off, x[rs2 * 2]!, true); break;
+                case 2: dv.setInt32(off, x[rs2 * 2]!, true); break;
+                case 3: dv.setInt32(off, x[rs2 * 2]!, true); dv.setInt32(off + 4, x[rs2 * 2 + 1]!, true); break;
+                default: this.illegal(inst);
+              }
+            } else {
+              this.storeSlow(inst, vlo, vhi, f3, rs2);
             }
             break;
           }
@@ -900,6 +931,31 @@ export class RiscvCpu {
   private traceInstruction(pc: number, inst: number): void {
     const width = (inst & 3) === 3 ? 8 : 4;
     this.opts.trace!(`${hex64(pc)}: ${(inst >>> 0).toString(16).padStart(width, "0")}`);
+  }
+
+  private loadSlow(inst: number, vlo: number, vhi: number, f3: number, d: number): void {
+    const x = this.x;
+    switch (f3) {
+      case 0: { const v = (this.loadSmall(vlo, vhi, 1) << 24) >> 24; x[d] = v; x[d + 1] = v >> 31; break; }
+      case 1: { const v = (this.loadSmall(vlo, vhi, 2) << 16) >> 16; x[d] = v; x[d + 1] = v >> 31; break; }
+      case 2: { const v = this.loadSmall(vlo, vhi, 4) | 0; x[d] = v; x[d + 1] = v >> 31; break; }
+      case 3: this.load64(vlo, vhi, x, d); break;
+      case 4: x[d] = this.loadSmall(vlo, vhi, 1); x[d + 1] = 0; break;
+      case 5: x[d] = this.loadSmall(vlo, vhi, 2); x[d + 1] = 0; break;
+      case 6: x[d] = this.loadSmall(vlo, vhi, 4) | 0; x[d + 1] = 0; break;
+      default: this.illegal(inst);
+    }
+  }
+
+  private storeSlow(inst: number, vlo: number, vhi: number, f3: number, rs2: number): void {
+    const x = this.x;
+    switch (f3) {
+      case 0: this.storeSmall(vlo, vhi, 1, x[rs2 * 2]! & 0xff); break;
+      case 1: this.storeSmall(vlo, vhi, 2, x[rs2 * 2]! & 0xffff); break;
+      case 2: this.storeSmall(vlo, vhi, 4, x[rs2 * 2]!); break;
+      case 3: this.store64(vlo, vhi, x[rs2 * 2]!, x[rs2 * 2 + 1]!); break;
+      default: this.illegal(inst);
+    }
   }
 
   private opImm(inst: number, d: number, rs1: number, f3: number): void {
@@ -1183,6 +1239,18 @@ export class RiscvCpu {
 }
 
 // ---------------------------------------------------------------- 64-bit helpers
+
+const LEVEL_PAGES = [1, 512, 262144, 134217728];
+
+/** The 9-bit VPN field of `level` of a virtual address given as (lo, hi). */
+function vpnField(vlo: number, vhi: number, level: number): number {
+  switch (level) {
+    case 0: return (vlo >>> 12) & 511;
+    case 1: return (vlo >>> 21) & 511;
+    case 2: return ((vlo >>> 30) | (vhi << 2)) & 511;
+    default: return (vhi >>> 7) & 511;
+  }
+}
 
 /** High word of (lo,hi) + sign-extended imm, given the low sum `sum`. */
 function carryHi(lo: number, imm: number, sum: number, hi: number): number {
