@@ -42,6 +42,11 @@ export class BoardMachine implements Machine {
   private instance: BoardInstance;
   private readonly loop: RunLoop;
 
+  /** Ends the harts' current slices at once, so nothing runs past a power-off or reset. */
+  private stopCpus(): void {
+    for (const cpu of this.instance.cpus) cpu.requestStop();
+  }
+
   /** Reads the images and builds the board; bad input throws UserError here. */
   constructor(
     private readonly config: MachineConfig,
@@ -52,8 +57,15 @@ export class BoardMachine implements Machine {
     const start = host.monotonicNs();
     const clock: Clock = { nowNs: () => host.monotonicNs() - start };
     const control: MachineControl = {
-      powerOff: (code) => this.loop.stop(code),
-      reset: () => (config.noReboot ? this.loop.stop(0) : this.loop.requestReset()),
+      powerOff: (code) => {
+        this.stopCpus();
+        this.loop.stop(code);
+      },
+      reset: () => {
+        this.stopCpus();
+        if (config.noReboot) this.loop.stop(0);
+        else this.loop.requestReset();
+      },
     };
     const files = readBootFiles(config, host);
     let mem: GuestMemory | undefined;

@@ -187,7 +187,7 @@ export function buildVirt(ctx: BoardContext): BoardInstance {
   const uart = new Uart16550(plic.irqLine(VIRT_IRQ.uart0), consoleOut);
   const rtc = new GoldfishRtc(plic.irqLine(VIRT_IRQ.rtc), () => host.wallClockNs());
   for (let h = 0; h < harts; h++) {
-    cpus.push(new RiscvCpu({ mem, bus, hartId: h, mtime: () => clint.mtime(), trace: host.trace }));
+    cpus.push(new RiscvCpu({ mem, bus, hartId: h, mtime: () => clint.mtime(), trace: host.trace, traceItems: config.debug }));
   }
 
   // Images first: the device tree names the initrd, the ROM names the device tree.

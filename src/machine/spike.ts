@@ -96,7 +96,7 @@ export function buildSpike(ctx: BoardContext): BoardInstance {
     setMtip: (h, level) => cpus[h].setInterrupt(IRQ_M_TIMER, level),
   });
   for (let h = 0; h < harts; h++) {
-    cpus.push(new RiscvCpu({ mem, bus, hartId: h, mtime: () => clint.mtime(), trace: host.trace }));
+    cpus.push(new RiscvCpu({ mem, bus, hartId: h, mtime: () => clint.mtime(), trace: host.trace, traceItems: config.debug }));
   }
 
   // Whether HTIF needs its MMIO window is known only once the ELF is parsed, but the

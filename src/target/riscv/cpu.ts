@@ -102,6 +102,7 @@ export class RiscvCpu {
   private satpRoot = 0; // physical address of the root page table
   private instretOffset = 0; // minstret/mcycle writes
   private checkIrq = true;
+  private stopRequested = false;
 
   // LR/SC reservation (virtual address; one hart).
   private resValid = false;
@@ -181,6 +182,12 @@ export class RiscvCpu {
     this.f[i] = BigInt.asUintN(64, v);
   }
 
+  /** Ends the current run() after the instruction in progress (power-off, reset, HTIF). */
+  requestStop(): void {
+    this.stopRequested = true;
+    this.checkIrq = true;
+  }
+
   /** Drives one mip bit from a device (CLINT, PLIC). */
   setInterrupt(bit: number, level: boolean): void {
     const m = 1 << bit;
@@ -208,7 +215,7 @@ export class RiscvCpu {
     }
     const start = this.instret;
     let left = budget;
-    while (left > 0 && !this.waiting) {
+    while (left > 0 && !this.waiting && !this.stopRequested) {
       const before = this.instret;
       try {
         this.execute(left);
@@ -219,6 +226,7 @@ export class RiscvCpu {
       }
       left -= this.instret - before;
     }
+    this.stopRequested = false;
     return this.instret - start;
   }
 
@@ -736,6 +744,7 @@ export class RiscvCpu {
       for (; count < budget; count++) {
         if (this.checkIrq) { // set by anything that may make an interrupt takeable, and WFI
           this.checkIrq = false;
+          if (this.stopRequested) break;
           this.pc = pc;
           if (this.takeInterrupt()) pc = this.pc;
           else if (this.waiting) break;
