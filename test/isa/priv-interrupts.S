@@ -157,6 +157,22 @@ vector_7_taken:
         csrw mideleg, zero
         csrw mie, zero
 
+  //--- sie/sip are views of mie/mip through mideleg
+  TEST_NUM(18)
+        csrw mie, zero
+        li t0, 0x222; csrw mideleg, t0
+        li t0, -1; csrw sie, t0
+        csrr a0, sie
+        CHECK(a0, 0x222)
+        csrr a0, mie
+        CHECK(a0, 0x222)
+        csrw mideleg, zero
+        csrr a0, sie
+        CHECK(a0, 0)
+        csrw mie, zero
+        csrr a0, sie
+        CHECK(a0, 0)
+
   j pass
 
 // S-mode handler: scause, sepc, stval in a2..a4, back to M.

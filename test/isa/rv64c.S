@@ -19,6 +19,9 @@ TEST_BEGIN
   TEST_CASE(10, a0, 0xffffffff80000000, li a0, 0x7fffffff; c.addiw a0, 1)
   TEST_CASE(11, a0, 0xffffffff80000000, li a0, 0x80000000; c.addiw a0, 0)
   TEST_CASE(12, a0, 0x7fffffe0, li a0, 0xffffffff80000000; c.addiw a0, -32)
+  // RV32's C.JAL encoding (quadrant 1, funct3 001) is C.ADDIW on RV64: never a jump
+  TEST_CASE(48, ra, 0xffffffff80000000, li ra, 0x7fffffff; .hword 0x2085)   // c.addiw ra, 1
+  TEST_CASE(49, ra, 6, li ra, 5; .hword 0x2085; nop)
   TEST_CASE(13, a0, 1, li a0, 0x8000000000000000; c.srli a0, 63)
   TEST_CASE(14, a0, -1, li a0, 0x8000000000000000; c.srai a0, 63)
   TEST_CASE(15, a0, 0xfffffffff0000000, li a0, 0x8000000000000000; c.srai a0, 35)

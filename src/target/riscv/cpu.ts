@@ -616,13 +616,24 @@ export class RiscvCpu {
 
   /** A load that crosses a page: byte by byte, each byte translated. */
   private loadBytes(vlo: number, vhi: number, size: number): number {
+    // Ascending, so a fault on the second page reports that page's first byte, as the
+    // spec asks ("the portion of the access that caused the fault").
     let v = 0;
-    for (let i = size - 1; i >= 0; i--) {
+    for (let i = 0; i < size; i++) {
       const lo = (vlo + i) | 0;
       const hi = (lo >>> 0) < (vlo >>> 0) ? (vhi + 1) | 0 : vhi;
-      v = v * 256 + this.loadSmall(lo, hi, 1);
+      v += this.loadSmall(lo, hi, 1) * 2 ** (8 * i);
     }
     return v;
+  }
+
+  /** Translates both pages of a page-crossing store so that a fault writes nothing. */
+  private probeStore(vlo: number, vhi: number): void {
+    const prv = this.dataPriv();
+    this.translate(vlo, vhi, ACC_WRITE, prv);
+    const nlo = ((vlo | 0xfff) + 1) | 0; // first byte of the next page
+    const nhi = (nlo >>> 0) < (vlo >>> 0) ? (vhi + 1) | 0 : vhi;
+    this.translate(nlo, nhi, ACC_WRITE, prv);
   }
 
   /** Loads 8 bytes into x[rd] (or, with rd < 0, into f[-rd-1]). */
@@ -659,11 +670,8 @@ export class RiscvCpu {
 
   /** A store that crosses a page: translate both pages first so a fault writes nothing. */
   private storeBytes(vlo: number, vhi: number, size: number, value: number): void {
-    const endLo = (vlo + size - 1) | 0;
-    const endHi = (endLo >>> 0) < (vlo >>> 0) ? (vhi + 1) | 0 : vhi;
+    this.probeStore(vlo, vhi);
     const prv = this.dataPriv();
-    this.translate(vlo, vhi, ACC_WRITE, prv);
-    this.translate(endLo, endHi, ACC_WRITE, prv);
     for (let i = 0; i < size; i++) {
       const lo = (vlo + i) | 0;
       const hi = (lo >>> 0) < (vlo >>> 0) ? (vhi + 1) | 0 : vhi;
@@ -683,12 +691,7 @@ export class RiscvCpu {
     }
     const hvlo = (vlo + 4) | 0;
     const hvhi = (hvlo >>> 0) < (vlo >>> 0) ? (vhi + 1) | 0 : vhi;
-    if (off === -2) { // crossing a page: fault before writing either half
-      const prv = this.dataPriv();
-      this.translate(vlo, vhi, ACC_WRITE, prv);
-      this.translate((vlo + 7) | 0, (((vlo + 7) | 0) >>> 0) < (vlo >>> 0) ? (vhi + 1) | 0 : vhi,
-        ACC_WRITE, prv);
-    }
+    if (off === -2) this.probeStore(vlo, vhi); // fault before writing either half
     this.storeSmall(vlo, vhi, 4, lo);
     this.storeSmall(hvlo, hvhi, 4, hi);
   }
