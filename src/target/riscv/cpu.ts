@@ -86,6 +86,7 @@ export class RiscvCpu {
   private readonly bus: Bus;
   private readonly trap = new Trap();
   private readonly traceInsn: boolean;
+  private readonly traceCpu: boolean;
   private readonly traceInt: boolean;
 
   // CSR state. 64-bit values as (lo, hi) pairs indexed by CSR number.
@@ -134,7 +135,8 @@ export class RiscvCpu {
     this.ramEnd = mem.ramBase + mem.ramSize;
     this.bus = opts.bus;
     const items = opts.trace ? opts.traceItems ?? [] : [];
-    this.traceInsn = items.includes("in_asm") || items.includes("exec");
+    this.traceCpu = items.includes("cpu");
+    this.traceInsn = items.includes("in_asm") || items.includes("exec") || this.traceCpu;
     this.traceInt = items.includes("int");
   }
 
@@ -942,7 +944,13 @@ export class RiscvCpu {
 
   private traceInstruction(pc: number, inst: number): void {
     const width = (inst & 3) === 3 ? 8 : 4;
-    this.opts.trace!(`${hex64(pc)}: ${(inst >>> 0).toString(16).padStart(width, "0")}`);
+    const trace = this.opts.trace!;
+    if (this.traceCpu) {
+      const regs: string[] = [];
+      for (let i = 0; i < 32; i++) regs.push(`x${i}=${hexPair(this.x[i * 2]!, this.x[i * 2 + 1]!)}`);
+      trace(`priv=${this.priv} ${regs.join(" ")}`);
+    }
+    trace(`${hex64(pc)}: ${(inst >>> 0).toString(16).padStart(width, "0")}`);
   }
 
   private loadSlow(inst: number, vlo: number, vhi: number, f3: number, d: number): void {
@@ -1108,7 +1116,6 @@ export class RiscvCpu {
   /** ECALL, EBREAK, xRET, WFI, SFENCE.VMA. Returns the next pc. */
   private system(inst: number, pc: number, next: number): number {
     this.pc = pc;
-    if (((inst >> 7) & 31) !== 0 && (inst >>> 25) !== 0x09) this.illegal(inst);
     switch (inst >>> 0) {
       case 0x00000073: // ECALL
         this.raise(this.priv === PRV_U ? EXC_ECALL_U : this.priv === PRV_S ? EXC_ECALL_S : EXC_ECALL_M, 0, 0);
