@@ -49,8 +49,7 @@ function smallUnsigned(hi: number): boolean {
   return (hi >>> 0) < 0x100000;
 }
 function setNum(x: Int32Array, rd: number, v: number): void {
-  const lo = v % TWO32; // keeps the sign; ToInt32 below wraps correctly
-  x[rd * 2] = lo | 0;
+  x[rd * 2] = v | 0; // ToInt32 is exact modulo 2^32 for integral Numbers
   x[rd * 2 + 1] = Math.floor(v / TWO32) | 0;
 }
 

@@ -327,7 +327,7 @@ export class RiscvCpu {
     this.csr[n * 2 + 1] = hi;
   }
   private setCsrNum(n: number, v: number): void {
-    this.setCsr(n, v % TWO32 | 0, Math.floor(v / TWO32) | 0);
+    this.setCsr(n, v | 0, Math.floor(v / TWO32) | 0);
   }
 
   /** Reads CSR n (privilege already checked): returns the low word, tmpHi = high word. */
@@ -370,7 +370,7 @@ export class RiscvCpu {
 
   private splitHi(v: number): number {
     this.tmpHi = Math.floor(v / TWO32) | 0;
-    return v % TWO32 | 0;
+    return v | 0;
   }
 
   private csrWrite(n: number, lo: number, hi: number, inst: number): void {
@@ -569,13 +569,14 @@ export class RiscvCpu {
       }
       if (!this.leafAllows(lo, acc, prv)) this.raise(PAGE_FAULT[acc]!, vlo, vhi);
       const span = LEVEL_PAGES[level]!; // 4 KiB pages covered by this leaf
-      if (ppn % span !== 0) this.raise(PAGE_FAULT[acc]!, vlo, vhi); // misaligned superpage
+      if (ppn - Math.floor(ppn / span) * span !== 0) this.raise(PAGE_FAULT[acc]!, vlo, vhi); // misaligned superpage
       const want = acc === ACC_WRITE ? 0xc0 : 0x40; // A, and D for writes
       if ((lo & want) !== want) {
         lo |= want;
         dv.setInt32(off, lo, true);
       }
-      const vpnLow = ((vhi & 0xffff) * 1048576 + (vlo >>> 12)) % span;
+      const vpnAll = (vhi & 0xffff) * 1048576 + (vlo >>> 12);
+      const vpnLow = vpnAll - Math.floor(vpnAll / span) * span; // span is a power of two
       return (ppn + vpnLow) * 4096 + (vlo & 0xfff);
     }
     return this.raise(PAGE_FAULT[acc]!, vlo, vhi);
@@ -702,7 +703,7 @@ export class RiscvCpu {
 
   /** Fetches the (possibly compressed) instruction at pc; returns raw bits, length via ilen. */
   private fetchSlow(pc: number): number {
-    const lo = pc % TWO32 | 0;
+    const lo = pc | 0;
     const hi = Math.floor(pc / TWO32) | 0;
     const prv = this.priv;
     const off = this.translate(lo, hi, ACC_EXEC, prv);
@@ -786,14 +787,14 @@ export class RiscvCpu {
             break;
           case 0x17: { // AUIPC
             const v = pc + (inst & 0xfffff000);
-            x[d] = v % TWO32 | 0;
+            x[d] = v | 0;
             x[d + 1] = Math.floor(v / TWO32) | 0;
             break;
           }
           case 0x6f: { // JAL
             const imm = ((inst >> 31) << 20) | (((inst >> 12) & 0xff) << 12) | (((inst >> 20) & 1) << 11) |
               (((inst >> 21) & 0x3ff) << 1);
-            x[d] = next % TWO32 | 0;
+            x[d] = next | 0;
             x[d + 1] = Math.floor(next / TWO32) | 0;
             next = pc + imm;
             break;
@@ -803,7 +804,7 @@ export class RiscvCpu {
             const lo = x[rs1 * 2]!, hi = x[rs1 * 2 + 1]!;
             const tlo = (lo + imm) | 0;
             const thi = carryHi(lo, imm, tlo, hi);
-            x[d] = next % TWO32 | 0;
+            x[d] = next | 0;
             x[d + 1] = Math.floor(next / TWO32) | 0;
             next = thi * TWO32 + ((tlo & ~1) >>> 0);
             break;
@@ -1121,7 +1122,7 @@ export class RiscvCpu {
         this.raise(this.priv === PRV_U ? EXC_ECALL_U : this.priv === PRV_S ? EXC_ECALL_S : EXC_ECALL_M, 0, 0);
         break;
       case 0x00100073: // EBREAK: tval = pc, as QEMU
-        this.raise(EXC_BREAKPOINT, pc % TWO32 | 0, Math.floor(pc / TWO32) | 0);
+        this.raise(EXC_BREAKPOINT, pc | 0, Math.floor(pc / TWO32) | 0);
         break;
       case 0x30200073: return this.mret(inst);
       case 0x10200073: return this.sret(inst);
@@ -1305,7 +1306,7 @@ function toNum(lo: number, hi: number): number {
 }
 
 function hex64(v: number): string {
-  return hexPair(v % TWO32 | 0, Math.floor(v / TWO32) | 0);
+  return hexPair(v | 0, Math.floor(v / TWO32) | 0);
 }
 function hexPair(lo: number, hi: number): string {
   return (hi >>> 0).toString(16).padStart(8, "0") + (lo >>> 0).toString(16).padStart(8, "0");
