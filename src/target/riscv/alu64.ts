@@ -34,11 +34,49 @@ function setBig(x: Int32Array, rd: number, v: bigint): void {
   x[rd * 2 + 1] = Number(u >> 32n) | 0;
 }
 
-/** MULH (ss), MULHSU (su), MULHU (uu): high 64 bits of the 128-bit product. */
+const limbsA = new Float64Array(4);
+const limbsB = new Float64Array(4);
+const prod = new Float64Array(8);
+
+function toLimbs(out: Float64Array, lo: number, hi: number): void {
+  out[0] = lo & 0xffff;
+  out[1] = lo >>> 16;
+  out[2] = hi & 0xffff;
+  out[3] = hi >>> 16;
+}
+
+/**
+ * MULH (ss), MULHSU (su), MULHU (uu): high 64 bits of the 128-bit product, by 16-bit
+ * limbs (every partial sum stays below 2^53). The signed forms correct the unsigned
+ * high word: a negative operand contributes -(other operand) << 64.
+ */
 export function mulh(x: Int32Array, rd: number, alo: number, ahi: number, blo: number, bhi: number,
   aSigned: boolean, bSigned: boolean): void {
-  const p = toBig(alo, ahi, aSigned) * toBig(blo, bhi, bSigned);
-  setBig(x, rd, p >> 64n);
+  toLimbs(limbsA, alo, ahi);
+  toLimbs(limbsB, blo, bhi);
+  prod.fill(0);
+  for (let i = 0; i < 4; i++) {
+    let carry = 0;
+    const ai = limbsA[i]!;
+    for (let j = 0; j < 4; j++) {
+      const t = prod[i + j]! + ai * limbsB[j]! + carry;
+      carry = Math.floor(t / 65536);
+      prod[i + j] = t - carry * 65536;
+    }
+    prod[i + 4] = carry;
+  }
+  let lo = (prod[4]! + prod[5]! * 65536) | 0;
+  let hi = (prod[6]! + prod[7]! * 65536) | 0;
+  if (aSigned && ahi < 0) [lo, hi] = sub64(lo, hi, blo, bhi);
+  if (bSigned && bhi < 0) [lo, hi] = sub64(lo, hi, alo, ahi);
+  x[rd * 2] = lo;
+  x[rd * 2 + 1] = hi;
+}
+
+function sub64(alo: number, ahi: number, blo: number, bhi: number): [number, number] {
+  const lo = (alo - blo) | 0;
+  const borrow = (alo >>> 0) < (blo >>> 0) ? 1 : 0;
+  return [lo, (ahi - bhi - borrow) | 0];
 }
 
 /** True when the signed 64-bit value (lo, hi) is within ±2^52 (exact as a Number). */
