@@ -22,6 +22,20 @@ export interface RunOptions {
   stdoutFile?: string;
 }
 
+/** Build commands running now, each the leader of its own process group. */
+const running = new Set<number>();
+
+/** Stops every running build command and its children (make's compilers, too). */
+export function killRunningCommands(signal: NodeJS.Signals = "SIGTERM"): void {
+  for (const pid of running) {
+    try {
+      process.kill(-pid, signal);
+    } catch {
+      // already gone
+    }
+  }
+}
+
 export class BuildLog {
   private readonly fd: number;
   private readonly tail: string[] = [];
@@ -52,7 +66,9 @@ export class BuildLog {
       cwd: options.cwd,
       env: { LC_ALL: "C", ...(options.env ?? process.env) },
       stdio: ["ignore", out, "pipe"],
+      detached: true, // its own process group, so killRunningCommands reaches make's children
     });
+    if (child.pid) running.add(child.pid);
     let partial = "";
     const take = (chunk: Buffer) => {
       this.append(chunk);
@@ -65,6 +81,7 @@ export class BuildLog {
     return new Promise((resolve, reject) => {
       child.on("error", (e) => reject(this.failure(`${cmd}: ${e.message}`)));
       child.on("close", (code, signal) => {
+        if (child.pid) running.delete(child.pid);
         if (typeof out === "number") fs.closeSync(out);
         if (partial) this.keep(partial, options.onLine);
         if (code === 0) return resolve();

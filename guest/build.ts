@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 import { formatElapsed, Progress } from "../src/host/progress.js";
-import { BuildError, BuildLog } from "./build-log.js";
+import { BuildError, BuildLog, killRunningCommands } from "./build-log.js";
 import { cacheDir, install, isBuilt, logPath, makeTempDir, outputDir, recipeDir, sweepStaleTemps, withLock } from "./cache.js";
 import { forgetKeys, guestPaths, targetKey } from "./paths.js";
 import { ensureDebSrc, ensurePackages, PROJECT_PACKAGES, SetupError } from "./setup.js";
@@ -155,6 +155,14 @@ function report(e: unknown): void {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  // Build commands run in their own process groups: pass Ctrl-C and kill on to them.
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    process.on(signal, () => {
+      killRunningCommands(signal);
+      console.error(`\ntsvisor: guest build interrupted (${signal}); nothing half-built is kept`);
+      process.exit(130);
+    });
+  }
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (e) => {

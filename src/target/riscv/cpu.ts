@@ -16,6 +16,7 @@ import {
 } from "./csr.js";
 import { executeFp } from "./fp-exec.js";
 import { RVC_TABLE } from "./rvc.js";
+import { disassemble } from "./disasm.js";
 
 /** mip/mie bit numbers that devices drive. */
 export const IRQ_S_SOFT = 1;
@@ -951,7 +952,7 @@ export class RiscvCpu {
       for (let i = 0; i < 32; i++) regs.push(`x${i}=${hexPair(this.x[i * 2]!, this.x[i * 2 + 1]!)}`);
       trace(`priv=${this.priv} ${regs.join(" ")}`);
     }
-    trace(`${hex64(pc)}: ${(inst >>> 0).toString(16).padStart(width, "0")}`);
+    trace(`${hex64(pc)}: ${(inst >>> 0).toString(16).padStart(width, "0").padEnd(9)}${disassemble(inst, pc)}`);
   }
 
   private loadSlow(inst: number, vlo: number, vhi: number, f3: number, d: number): void {
