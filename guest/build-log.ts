@@ -36,6 +36,8 @@ export function killRunningCommands(signal: NodeJS.Signals = "SIGTERM"): void {
   }
 }
 
+process.on("exit", () => killRunningCommands());
+
 export class BuildLog {
   private readonly fd: number;
   private readonly tail: string[] = [];

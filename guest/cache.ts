@@ -130,10 +130,17 @@ export function sweepStaleTemps(): void {
   }
 }
 
+/** Temp folders and locks of this process, removed if it exits mid-build. */
+const owned = new Set<string>();
+process.on("exit", () => {
+  for (const p of owned) fs.rmSync(p, { recursive: true, force: true });
+});
+
 /** A fresh private folder for one build attempt: work/ for sources, out/ for results. */
 export function makeTempDir(name: string, key: string): { root: string; work: string; out: string } {
   const root = path.join(cacheDir(), "tmp", `${name}-${key}-${process.pid}`);
   fs.rmSync(root, { recursive: true, force: true });
+  owned.add(root);
   const work = path.join(root, "work");
   const out = path.join(root, "out");
   fs.mkdirSync(work, { recursive: true });
@@ -147,6 +154,7 @@ export function install(temp: { root: string; out: string }, name: string, key: 
   fs.mkdirSync(path.dirname(dest), { recursive: true });
   fs.renameSync(temp.out, dest);
   fs.rmSync(temp.root, { recursive: true, force: true });
+  owned.delete(temp.root);
   return dest;
 }
 
@@ -175,9 +183,11 @@ export async function withLock<T>(lockName: string, onWait: (pid: number) => voi
     told = true;
     await new Promise((r) => setTimeout(r, LOCK_POLL_MS));
   }
+  owned.add(lock);
   try {
     return await fn();
   } finally {
     fs.rmSync(lock, { force: true });
+    owned.delete(lock);
   }
 }
