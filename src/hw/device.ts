@@ -30,3 +30,10 @@ export interface Clock {
   /** Monotonic nanoseconds since the machine started. */
   nowNs(): number;
 }
+
+/** The `size` bytes at `offset` of a device's 32-bit register word (little-endian). */
+export function subWord(word: number, offset: number, size: AccessSize): number {
+  if (size === 4) return word >>> 0;
+  const shift = (offset & 3) * 8;
+  return (word >>> shift) & (size === 1 ? 0xff : 0xffff);
+}

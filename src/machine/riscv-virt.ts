@@ -4,13 +4,14 @@
 import { Bus } from "../hw/bus.js";
 import { FdtWriter } from "../fdt/fdt-writer.js";
 import { Uart16550 } from "../hw/char/uart16550.js";
-import { Clint, CLINT_TIMEBASE_HZ } from "../hw/intc/clint.js";
+import { CLINT_TIMEBASE_HZ } from "../hw/intc/clint.js";
 import { Plic, PLIC_NDEV } from "../hw/intc/plic.js";
 import { GoldfishRtc } from "../hw/rtc/goldfish-rtc.js";
 import { Rom } from "../hw/misc/rom.js";
 import { SifiveTest } from "../hw/misc/sifive-test.js";
 import { EmptyVirtioMmioSlot } from "../hw/virtio/empty-mmio-slot.js";
-import { IRQ_M_EXT, IRQ_M_SOFT, IRQ_M_TIMER, IRQ_S_EXT, RiscvCpu } from "../target/riscv/cpu.js";
+import { IRQ_M_EXT, IRQ_M_SOFT, IRQ_M_TIMER, IRQ_S_EXT } from "../target/riscv/cpu.js";
+import { createHarts } from "./riscv-harts.js";
 import { buildResetVector } from "./boot-rom.js";
 import type { MachineConfig } from "./config.js";
 import type { Machine, MachineHost } from "./machine.js";
@@ -166,19 +167,12 @@ function hex(v: number): string {
 
 /** Builds the board: devices on the bus, images in RAM, the ROM pointing at them. */
 export function buildVirt(ctx: BoardContext): BoardInstance {
-  const { config, files, host, control, clock } = ctx;
+  const { config, files, host, control } = ctx;
   const m = VIRT_MEMMAP;
   const harts = config.smp;
   const mem = ctx.memory(m.dram.base);
   const bus = new Bus();
-  const cpus: RiscvCpu[] = [];
-
-  const clint = new Clint({
-    harts,
-    clock,
-    setMsip: (h, level) => cpus[h].setInterrupt(IRQ_M_SOFT, level),
-    setMtip: (h, level) => cpus[h].setInterrupt(IRQ_M_TIMER, level),
-  });
+  const { cpus, clint } = createHarts(ctx, mem, bus);
   const plic = new Plic({
     harts,
     setContextIrq: (c, level) => cpus[c >> 1].setInterrupt(c & 1 ? IRQ_S_EXT : IRQ_M_EXT, level),
@@ -186,9 +180,6 @@ export function buildVirt(ctx: BoardContext): BoardInstance {
   const consoleOut = config.serial === "none" ? () => {} : (b: number) => host.consoleWrite(Uint8Array.of(b));
   const uart = new Uart16550(plic.irqLine(VIRT_IRQ.uart0), consoleOut);
   const rtc = new GoldfishRtc(plic.irqLine(VIRT_IRQ.rtc), () => host.wallClockNs());
-  for (let h = 0; h < harts; h++) {
-    cpus.push(new RiscvCpu({ mem, bus, hartId: h, mtime: () => clint.mtime(), trace: host.trace, traceItems: config.debug }));
-  }
 
   // Images first: the device tree names the initrd, the ROM names the device tree.
   const dtbFor = (initrd?: { start: number; end: number }) =>

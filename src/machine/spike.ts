@@ -5,10 +5,10 @@
 // at 0x1000000, as in QEMU.
 import { Bus } from "../hw/bus.js";
 import { FdtWriter } from "../fdt/fdt-writer.js";
-import { Clint } from "../hw/intc/clint.js";
 import { Htif, HtifMmio, ramMailboxes, type HtifMailboxes } from "../hw/misc/htif.js";
 import { Rom } from "../hw/misc/rom.js";
-import { IRQ_M_SOFT, IRQ_M_TIMER, RiscvCpu } from "../target/riscv/cpu.js";
+import { IRQ_M_SOFT, IRQ_M_TIMER } from "../target/riscv/cpu.js";
+import { createHarts } from "./riscv-harts.js";
 import { buildResetVector } from "./boot-rom.js";
 import type { MachineConfig } from "./config.js";
 import type { GuestMemory } from "./guest-memory.js";
@@ -83,21 +83,12 @@ export function buildSpikeDtb(o: SpikeDtbOptions): Uint8Array {
 
 /** Builds the board: RAM, CLINT, HTIF, the images and the ROM pointing at them. */
 export function buildSpike(ctx: BoardContext): BoardInstance {
-  const { config, files, host, control, clock } = ctx;
+  const { config, files, host, control } = ctx;
   const m = SPIKE_MEMMAP;
   const harts = config.smp;
   const mem = ctx.memory(m.dram.base);
   const bus = new Bus();
-  const cpus: RiscvCpu[] = [];
-  const clint = new Clint({
-    harts,
-    clock,
-    setMsip: (h, level) => cpus[h].setInterrupt(IRQ_M_SOFT, level),
-    setMtip: (h, level) => cpus[h].setInterrupt(IRQ_M_TIMER, level),
-  });
-  for (let h = 0; h < harts; h++) {
-    cpus.push(new RiscvCpu({ mem, bus, hartId: h, mtime: () => clint.mtime(), trace: host.trace, traceItems: config.debug }));
-  }
+  const { cpus, clint } = createHarts(ctx, mem, bus);
 
   // Whether HTIF needs its MMIO window is known only once the ELF is parsed, but the
   // device tree's size does not depend on it beyond a few bytes: size it for the larger.

@@ -4,7 +4,7 @@
 // MTIME comes from the host clock: mtime = floor(nowNs / 100) + offset. It stays below
 // 2^53, so a Number holds it exactly; MTIMECMP is kept as two uint32 halves because the
 // guest may write any 64-bit value (all-ones at reset means "never").
-import type { AccessSize, Clock, MmioDevice } from "../device.js";
+import { subWord, type AccessSize, type Clock, type MmioDevice } from "../device.js";
 
 const MSIP_BASE = 0x0; // 4 bytes per hart, bit 0
 const MTIMECMP_BASE = 0x4000; // 8 bytes per hart
@@ -80,10 +80,7 @@ export class Clint implements MmioDevice {
   }
 
   read(offset: number, size: AccessSize): number {
-    const word = this.readWord(offset & ~3);
-    if (size === 4) return word;
-    const shift = (offset & 3) * 8;
-    return (word >>> shift) & (size === 1 ? 0xff : 0xffff);
+    return subWord(this.readWord(offset & ~3), offset, size);
   }
 
   write(offset: number, value: number, size: AccessSize): void {

@@ -4,7 +4,7 @@
 // A context's output is high while some enabled source is pending with priority above
 // the context's threshold. Claiming takes the best source (highest priority, then lowest
 // id) out of pending; completing it lets the gateway pend it again if its line is high.
-import type { AccessSize, IrqLine, MmioDevice } from "../device.js";
+import { subWord, type AccessSize, type IrqLine, type MmioDevice } from "../device.js";
 
 const PRIORITY_BASE = 0x0; // 4 bytes per source
 const PENDING_BASE = 0x1000; // 1 bit per source
@@ -70,10 +70,7 @@ export class Plic implements MmioDevice {
   }
 
   read(offset: number, size: AccessSize): number {
-    const word = this.readWord(offset & ~3);
-    if (size === 4) return word;
-    const shift = (offset & 3) * 8;
-    return (word >>> shift) & (size === 1 ? 0xff : 0xffff);
+    return subWord(this.readWord(offset & ~3), offset, size);
   }
 
   write(offset: number, value: number, size: AccessSize): void {
