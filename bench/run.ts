@@ -2,7 +2,7 @@
 // on the same guest and flags. Prints tables; never fails on time (only when a run breaks:
 // no prompt, a wrong checksum, an emulator crash).
 //
-// Measured, for each emulator (one run each, so expect a few % of noise; more on a busy host):
+// Measured, for each emulator (BENCH_RUNS runs each, default 3; the tables show medians):
 // - boot to shell: seconds from spawning the process to the shell prompt
 //   (default guest: OpenSBI -> Linux -> busybox; same kernel, initramfs and command line);
 // - bench-cpu: /bin/bench-cpu's own elapsed time (guest clock_gettime, which both emulators
@@ -26,8 +26,10 @@ const BENCH_ROUNDS = 20;
  *  longer run (a second or so), with the per-round count measured on tsvisor. */
 const QEMU_MIPS_ROUNDS = 500;
 const BOOT_TIMEOUT_MS = 600_000;
-const COMMAND_TIMEOUT_MS = 300_000;
+const COMMAND_TIMEOUT_MS = 120_000;
 const QEMU = "qemu-system-riscv64";
+/** Boots per emulator; each figure is the median over them. */
+const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 3) || 3);
 const STATS_LINE = /tsvisor: (\d+) instructions retired in ([\d.]+) seconds/;
 
 interface BenchCpuRun {
@@ -48,6 +50,8 @@ interface RunResult {
   /** tsvisor only: retired-instruction deltas of the `bench-cpu 1` and `bench-cpu N` commands. */
   deltaOne?: number;
   deltaMany?: number;
+  /** tsvisor only: (deltaMany - deltaOne) / (BENCH_ROUNDS - 1). */
+  perRound?: number;
   totalInstructions?: number;
   totalS?: number;
   error?: string;
@@ -63,17 +67,48 @@ async function main(): Promise<number> {
   }
   printHeader();
 
-  process.stderr.write("bench: tsvisor boot...\n");
-  const ts = await measure("tsvisor", () => GuestSession.tsvisor(["--default-guest"], { TSVISOR_STATS: "1" }));
-  let qm: RunResult | undefined;
-  if (onPath(QEMU)) {
-    process.stderr.write("bench: qemu boot...\n");
-    const args = ["-M", "virt", "-m", "256M", "-nographic", "-bios", "default",
-      "-kernel", paths.kernel, "-initrd", paths.initramfs, "-append", paths.cmdline];
-    qm = await measure("qemu", () => GuestSession.qemu(args));
+  const qemuArgs = ["-M", "virt", "-m", "256M", "-nographic", "-bios", "default",
+    "-kernel", paths.kernel, "-initrd", paths.initramfs, "-append", paths.cmdline];
+  const tsRuns: RunResult[] = [];
+  const qmRuns: RunResult[] = [];
+  // Alternating, so a change in the host's load touches both emulators alike.
+  for (let i = 1; i <= RUNS; i++) {
+    process.stderr.write(`bench: run ${i}/${RUNS}: tsvisor...\n`);
+    tsRuns.push(await measure("tsvisor", () => GuestSession.tsvisor(["--default-guest"], { TSVISOR_STATS: "1" })));
+    if (onPath(QEMU)) {
+      process.stderr.write(`bench: run ${i}/${RUNS}: qemu...\n`);
+      qmRuns.push(await measure("qemu", () => GuestSession.qemu(qemuArgs)));
+    }
   }
+  const ts = median(tsRuns);
+  const qm = qmRuns.length > 0 ? median(qmRuns) : undefined;
   printResults(ts, qm);
+  process.stdout.write(`\nboot to shell, each run (s): tsvisor ${tsRuns.map((r) => fmt(r.bootS, 2)).join(" ")}` +
+    (qm ? `; qemu ${qmRuns.map((r) => fmt(r.bootS, 2)).join(" ")}` : "") + "\n");
   return ts.error || qm?.error ? 1 : 0;
+}
+
+/** Each figure's median over the runs that measured it; the errors of all runs. */
+function median(runs: RunResult[]): RunResult {
+  const mid = (values: (number | undefined)[]): number | undefined => {
+    const v = values.filter((x): x is number => x !== undefined).sort((a, b) => a - b);
+    if (v.length === 0) return undefined;
+    return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
+  };
+  const num = (key: "bootS" | "instructionsToShell" | "bootMips" | "deltaOne" | "deltaMany" | "perRound" | "totalInstructions" | "totalS") =>
+    mid(runs.map((r) => r[key]));
+  const cpu = (key: "one" | "many" | "long"): BenchCpuRun | undefined => {
+    const done = runs.map((r) => r[key]).filter((x): x is BenchCpuRun => x !== undefined);
+    return done.length === 0 ? undefined : { ...done[0]!, elapsedS: mid(done.map((d) => d.elapsedS))! };
+  };
+  const errors = runs.map((r, i) => (r.error ? `run ${i + 1}: ${r.error}` : "")).filter((e) => e);
+  return {
+    bootS: num("bootS"), instructionsToShell: num("instructionsToShell"), bootMips: num("bootMips"),
+    one: cpu("one"), many: cpu("many"), long: cpu("long"),
+    deltaOne: num("deltaOne"), deltaMany: num("deltaMany"), perRound: num("perRound"),
+    totalInstructions: num("totalInstructions"), totalS: num("totalS"),
+    error: errors.length ? errors.join("\n") : undefined,
+  };
 }
 
 /** Boots one emulator, runs bench-cpu twice and powers off. */
@@ -96,7 +131,10 @@ async function measure(name: string, start: () => GuestSession): Promise<RunResu
       retired = now;
     }
     r.many = await benchCpu(s, BENCH_ROUNDS);
-    if (tsvisor) r.deltaMany = (await retiredSoFar(s)) - retired;
+    if (tsvisor) {
+      r.deltaMany = (await retiredSoFar(s)) - retired;
+      r.perRound = (r.deltaMany - r.deltaOne!) / (BENCH_ROUNDS - 1);
+    }
     else r.long = await benchCpu(s, QEMU_MIPS_ROUNDS);
     await s.send("poweroff\n");
     const status = await s.exit(COMMAND_TIMEOUT_MS);
@@ -137,12 +175,6 @@ async function benchCpu(s: GuestSession, rounds: number): Promise<BenchCpuRun> {
   return run;
 }
 
-/** One round's instructions from tsvisor's counts (see the top of this file). */
-function instructionsPerRound(ts: RunResult): number | undefined {
-  if (ts.deltaOne === undefined || ts.deltaMany === undefined) return undefined;
-  return (ts.deltaMany - ts.deltaOne) / (BENCH_ROUNDS - 1);
-}
-
 function printHeader(): void {
   const cpus = os.cpus();
   const load = os.loadavg().map((l) => l.toFixed(2)).join(" ");
@@ -157,7 +189,7 @@ function printHeader(): void {
 }
 
 function printResults(ts: RunResult, qm: RunResult | undefined): void {
-  const perRound = instructionsPerRound(ts);
+  const perRound = ts.perRound;
   const loopInstructions = perRound === undefined ? undefined : perRound * BENCH_ROUNDS;
   const mips = (r: RunResult | undefined) => {
     const run = r?.long ?? r?.many;
@@ -192,7 +224,7 @@ function printResults(ts: RunResult, qm: RunResult | undefined): void {
   process.stdout.write(table(details) + "\n\n");
   if (!qm) process.stdout.write(`(${QEMU} is not installed: no QEMU column; apt-get install qemu-system-misc)\n`);
   process.stdout.write(
-    `Times are wall-clock on this host, one run each. Guest MIPS = bench-cpu's instructions\n` +
+    `Medians of ${RUNS} runs each, wall-clock on this host. Guest MIPS = bench-cpu's instructions\n` +
       `(counted by tsvisor: the \`bench-cpu ${BENCH_ROUNDS}\` minus \`bench-cpu 1\` commands' retired counts,\n` +
       `divided by ${BENCH_ROUNDS - 1} rounds) x rounds run / bench-cpu's own elapsed time; QEMU's from\n` +
       `\`bench-cpu ${QEMU_MIPS_ROUNDS}\`. The count includes the guest kernel's timer ticks during the run.\n`,

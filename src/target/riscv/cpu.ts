@@ -471,9 +471,12 @@ export class RiscvCpu {
       this.illegal(inst);
     }
     if (write) {
+      // A read-modify-write of mip sees the software-written SEIP bit, not the PLIC's
+      // line: otherwise `csrs mip, STIP` would latch a pending external interrupt forever.
+      const baseLo = n === CSR.mip ? (oldLo & ~(1 << IRQ_S_EXT)) | (this.mipSw & (1 << IRQ_S_EXT)) : oldLo;
       let lo = srcLo, hi = srcHi;
-      if (op === 2) { lo = oldLo | srcLo; hi = oldHi | srcHi; }
-      else if (op === 3) { lo = oldLo & ~srcLo; hi = oldHi & ~srcHi; }
+      if (op === 2) { lo = baseLo | srcLo; hi = oldHi | srcHi; }
+      else if (op === 3) { lo = baseLo & ~srcLo; hi = oldHi & ~srcHi; }
       this.csrWrite(n, lo, hi, inst);
     }
     if (rd !== 0) {
