@@ -3,6 +3,47 @@
 
 export type MachineType = "virt" | "spike";
 
+/** -drive file=F[,format=raw|qcow2][,if=virtio|none][,id=ID][,readonly=on][,cache=...] */
+export interface DriveConfig {
+  id: string;
+  file: string;
+  /** Undefined: probe the image (qcow2 magic, else raw, with a warning as QEMU gives). */
+  format?: "raw" | "qcow2";
+  /** virtio: a virtio-blk device is created for it; none: only -device ...,drive=ID uses it. */
+  interface: "virtio" | "none";
+  readOnly: boolean;
+  /** QEMU's cache= mode (writeback, none, writethrough, directsync, unsafe). */
+  cache: string;
+  /** -snapshot or snapshot=on: writes go to a throw-away overlay. */
+  snapshot: boolean;
+}
+
+/** hostfwd=[tcp|udp]:[hostaddr]:hostport-[guestaddr]:guestport */
+export interface HostForward {
+  protocol: "tcp" | "udp";
+  hostAddress: string;
+  hostPort: number;
+  /** Empty: the guest's DHCP address (10.0.2.15). */
+  guestAddress: string;
+  guestPort: number;
+}
+
+/** -netdev TYPE,id=ID,... */
+export interface NetdevConfig {
+  id: string;
+  type: "user" | "tap" | "socket" | "stream";
+  /** user: forwards from the host into the guest. */
+  hostForwards: HostForward[];
+  /** Every option as given (tap: ifname, script; socket: listen, connect; user: net, ...). */
+  options: Record<string, string>;
+}
+
+/** -device DRIVER[,prop=value...] (virtio-blk-device, virtio-net-device, virtio-rng-device, ...). */
+export interface DeviceConfig {
+  driver: string;
+  props: Record<string, string>;
+}
+
 export interface MachineConfig {
   machine: MachineType;
   /** Guest RAM in bytes (-m). */
@@ -30,6 +71,10 @@ export interface MachineConfig {
   serial: "mon:stdio" | "stdio" | "none";
   /** -accel tcg (only tcg for RISC-V). */
   accel: "tcg";
+  /** -drive, -netdev, -device, in command-line order. */
+  drives: DriveConfig[];
+  netdevs: NetdevConfig[];
+  devices: DeviceConfig[];
 }
 
 export const DEFAULT_CONFIG: MachineConfig = {
@@ -41,4 +86,7 @@ export const DEFAULT_CONFIG: MachineConfig = {
   debug: [],
   serial: "mon:stdio",
   accel: "tcg",
+  drives: [],
+  netdevs: [],
+  devices: [],
 };
