@@ -879,9 +879,28 @@ export class RiscvCpu {
             }
             break;
           }
-          case 0x13: this.opImm(inst, d, rs1, f3); break;
+          case 0x13: // OP-IMM; ADDI (also c.li, c.addi, c.mv-like moves) inline
+            if (f3 === 0) {
+              const imm = inst >> 20;
+              const alo = x[rs1 * 2]!;
+              const lo = (alo + imm) | 0;
+              x[d + 1] = carryHi(alo, imm, lo, x[rs1 * 2 + 1]!);
+              x[d] = lo;
+            } else {
+              this.opImm(inst, d, rs1, f3);
+            }
+            break;
           case 0x1b: this.opImm32(inst, d, rs1, f3); break;
-          case 0x33: this.op(inst, rd, rs1, rs2, f3); break;
+          case 0x33: // OP; ADD (also c.mv, c.add) inline
+            if ((inst & 0xfe007000) === 0) {
+              const alo = x[rs1 * 2]!, blo = x[rs2 * 2]!;
+              const lo = (alo + blo) | 0;
+              x[d + 1] = (x[rs1 * 2 + 1]! + x[rs2 * 2 + 1]! + ((lo >>> 0) < (alo >>> 0) ? 1 : 0)) | 0;
+              x[d] = lo;
+            } else {
+              this.op(inst, rd, rs1, rs2, f3);
+            }
+            break;
           case 0x3b: this.op32(inst, rd, rs1, rs2, f3); break;
           case 0x0f: // FENCE, FENCE.I: one hart, no caches to keep coherent
             if (f3 > 1) this.illegal(inst);
