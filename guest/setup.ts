@@ -28,6 +28,7 @@ export const PROJECT_PACKAGES = [
   "device-tree-compiler",
   "qemu-user",
   "qemu-system-misc",
+  "qemu-utils", // qemu-img: interoperability tests of tsvisor's qcow2 (test/qcow2*.test.ts)
 ] as const;
 
 const DEB_SRC_FILE = "/etc/apt/sources.list.d/tsvisor-deb-src.sources";

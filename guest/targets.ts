@@ -189,7 +189,7 @@ async function buildBusybox(ctx: BuildContext): Promise<void> {
  *  and /dev/console is a node in the list, not on the host's disk). */
 function cpioList(ctx: BuildContext, bins: Record<string, string>): string {
   const busybox = ctx.deps.busybox;
-  const dirs = new Set(["/bin", "/sbin", "/usr", "/usr/bin", "/usr/sbin", "/dev", "/etc", "/proc", "/sys", "/tmp", "/run", "/root", "/mnt"]);
+  const dirs = new Set(["/bin", "/sbin", "/usr", "/usr/bin", "/usr/sbin", "/usr/share", "/usr/share/udhcpc", "/dev", "/etc", "/proc", "/sys", "/tmp", "/run", "/root", "/mnt"]);
   const links = fs
     .readFileSync(path.join(busybox, "busybox.links"), "utf8")
     .split("\n")
@@ -202,6 +202,8 @@ function cpioList(ctx: BuildContext, bins: Record<string, string>): string {
     "nod /dev/null 0666 0 0 c 1 3",
     `file /init ${path.join(ctx.recipe, "init")} 0755 0 0`,
     `file /etc/inittab ${path.join(ctx.recipe, "inittab")} 0644 0 0`,
+    // `udhcpc -i eth0` configures the interface with this (busybox's default path).
+    `file /usr/share/udhcpc/default.script ${path.join(ctx.recipe, "udhcpc.script")} 0755 0 0`,
     `file /etc/passwd ${path.join(ctx.work, "passwd")} 0644 0 0`,
     `file /etc/group ${path.join(ctx.work, "group")} 0644 0 0`,
     `file /bin/busybox ${path.join(busybox, "busybox")} 0755 0 0`,
@@ -261,9 +263,9 @@ export const TARGETS: readonly Target[] = [
   },
   {
     name: "initramfs",
-    description: "gzip'd cpio: busybox, /init, fptest, bench-cpu",
+    description: "gzip'd cpio: busybox, /init, fptest, bench-cpu, udhcpc script",
     version: 1,
-    files: ["init", "inittab", "fptest.c", "bench-cpu.c"],
+    files: ["init", "inittab", "udhcpc.script", "fptest.c", "bench-cpu.c"],
     packages: [...CROSS_PACKAGES, "linux-source-6.1", "gcc", "gzip", "xz-utils"],
     deps: ["busybox"],
     outputs: ["initramfs.cpio.gz", "initramfs.list", "fptest", "bench-cpu"],

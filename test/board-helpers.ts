@@ -67,6 +67,7 @@ export function boardContext(cfg: MachineConfig, host: MachineHost, files: Board
     control: { powerOff: (code) => events.push(`poweroff ${code}`), reset: () => events.push("reset") },
     clock: { nowNs: () => host.monotonicNs() },
     memory: (ramBase) => new GuestMemory(ramBase, cfg.memBytes),
+    wake: () => events.push("wake"),
   };
   return { ctx, events };
 }

@@ -185,9 +185,9 @@ test("unknown options, missing arguments and stray words", () => {
   fails(["--foo"], "--foo: invalid option");
   fails(["-m"], "-m: requires an argument");
   fails(["-kernel", "k", "--append"], "--append: requires an argument");
-  fails(["disk.img"], "disk.img: unexpected argument (disk images are not supported yet)");
+  fails(["disk.img"], "disk.img: unexpected argument (a disk image is -drive file=IMAGE,format=raw)");
   fails(["-"], /^-: unexpected argument/);
-  fails(["-drive", "file=x"], "-drive: not supported yet");
+  fails(["-hda", "x"], "-hda: not supported yet");
   fails(["-cpu", "rv64"], "-cpu: not supported yet (the CPU is always RV64GC)");
 });
 
@@ -195,4 +195,89 @@ test("suboption lists use ,, for a literal comma", () => {
   assert.deepEqual(splitSuboptions("a,b=c,,d,e"), ["a", "b=c,d", "e"]);
   assert.deepEqual(splitSuboptions(""), [""]);
   assert.deepEqual(splitSuboptions("x,,"), ["x,"]);
+});
+
+test("-drive: every option, QEMU's defaults, generated ids", () => {
+  const c = config("-drive", "file=a.img,format=raw,if=virtio", "-drive", "file=b,,c.qcow2,format=qcow2,if=none,id=d1,readonly=on,cache=unsafe,snapshot=on");
+  assert.deepEqual(c.drives, [
+    { id: "virtio0", file: "a.img", interface: "virtio", readOnly: false, cache: "writeback", snapshot: false, format: "raw" },
+    { id: "d1", file: "b,c.qcow2", format: "qcow2", interface: "none", readOnly: true, cache: "unsafe", snapshot: true },
+  ]);
+  // d1 is if=none and unused by a device: allowed (QEMU too).
+  assert.equal(config("-drive", "file=x").drives[0].format, undefined, "probed later");
+  assert.deepEqual(inputFiles(c).filter((f) => f.flag === "-drive").map((f) => f.path), ["a.img", "b,c.qcow2"]);
+  assert.deepEqual(DEFAULT_CONFIG.drives, [], "the defaults are never mutated");
+});
+
+test("-snapshot applies to every drive", () => {
+  const c = config("-snapshot", "-drive", "file=a", "-drive", "file=b,if=none,id=x");
+  assert.deepEqual(c.drives.map((d) => d.snapshot), [true, true]);
+});
+
+test("-device drivers and their references", () => {
+  const c = config("-drive", "file=a,if=none,id=hd", "-device", "virtio-blk-device,drive=hd",
+    "-netdev", "user,id=n0,hostfwd=tcp::2222-:22,hostfwd=udp:127.0.0.1:5353-10.0.2.15:53",
+    "-device", "virtio-net-device,netdev=n0,mac=52:54:00:aa:bb:cc", "-device", "virtio-rng-device",
+    "-device", "virtio-serial-device", "-device", "virtconsole");
+  assert.deepEqual(c.devices.map((d) => d.driver), ["virtio-blk-device", "virtio-net-device", "virtio-rng-device", "virtio-serial-device", "virtconsole"]);
+  assert.deepEqual(c.devices[1].props, { netdev: "n0", mac: "52:54:00:aa:bb:cc" });
+  assert.deepEqual(c.netdevs[0].hostForwards, [
+    { protocol: "tcp", hostAddress: "", hostPort: 2222, guestAddress: "", guestPort: 22 },
+    { protocol: "udp", hostAddress: "127.0.0.1", hostPort: 5353, guestAddress: "10.0.2.15", guestPort: 53 },
+  ]);
+});
+
+test("-netdev tap, socket and -nic", () => {
+  const c = config("-netdev", "tap,id=t,ifname=tap0", "-device", "virtio-net-device,netdev=t",
+    "-netdev", "socket,id=s,listen=:1234", "-device", "virtio-net-device,netdev=s",
+    "-nic", "user,hostfwd=tcp::8080-:80,mac=52:54:00:00:00:01");
+  assert.deepEqual(c.netdevs.map((n) => [n.type, n.options]), [
+    ["tap", { ifname: "tap0" }], ["socket", { listen: ":1234" }], ["user", {}],
+  ]);
+  assert.equal(c.netdevs[2].hostForwards[0].hostPort, 8080);
+  assert.deepEqual(c.devices[2], { driver: "virtio-net-device", props: { netdev: c.netdevs[2].id, mac: "52:54:00:00:00:01" } });
+});
+
+test("-device help lists the drivers", () => {
+  const cmd = parseArgs(["-device", "help"]);
+  assert.equal(cmd.kind, "print");
+  assert.match((cmd as { text: string }).text, /virtio-blk-device/);
+});
+
+test("device errors are one clear line", () => {
+  fails(["-drive", "format=raw"], "-drive format=raw: requires file=IMAGE");
+  fails(["-drive", "file=a,format=vmdk"], "-drive file=a,format=vmdk: Unknown driver 'vmdk' (use raw or qcow2)");
+  fails(["-drive", "file=a,if=ide"], /if=ide is not supported/);
+  fails(["-drive", "file=a,cache=fast"], /invalid cache mode 'fast'/);
+  fails(["-drive", "file=a,readonly=maybe"], /readonly=maybe must be on or off/);
+  fails(["-drive", "file=a,bogus=1"], /unknown -drive option 'bogus'/);
+  fails(["-drive", "file=a,if=none"], /if=none needs id=ID/);
+  fails(["-drive", "file=a,id=x", "-drive", "file=b,id=x"], /duplicate drive id 'x'/);
+  fails(["-device", "e1000"], "-device e1000: unknown device driver 'e1000' (-device help lists them)");
+  fails(["-device", "virtio-blk-pci,drive=x"], /no PCI here: use virtio-blk-device/);
+  fails(["-device", "virtio-blk-device"], "-device virtio-blk-device: requires drive=ID");
+  fails(["-device", "virtio-blk-device,drive=nope"], "-device virtio-blk-device,drive=nope: no -drive with id 'nope'");
+  fails(["-drive", "file=a,id=d", "-device", "virtio-blk-device,drive=d"], /drive 'd' is already in use/);
+  fails(["-drive", "file=a,if=none,id=d", "-device", "virtio-blk-device,drive=d", "-device", "virtio-blk-device,drive=d"], /already in use/);
+  fails(["-device", "virtio-rng-device,speed=3"], /'virtio-rng-device' has no property 'speed'/);
+  fails(["-device", "virtconsole"], /needs a -device virtio-serial-device before it/);
+  fails(["-device", "virtio-net-device,netdev=n"], /no -netdev with id 'n'/);
+  fails(["-device", "virtio-net-device,netdev=n,mac=zz"], /invalid mac=zz/);
+  fails(["-netdev", "user,id=n"], "-netdev user,id=n: no -device virtio-net-device uses it");
+  fails(["-netdev", "slirp,id=n"], /unknown netdev type 'slirp'/);
+  fails(["-netdev", "user"], /requires id=ID/);
+  fails(["-netdev", "user,id=n,hostfwd=tcp:22"], /invalid hostfwd=tcp:22/);
+  fails(["-netdev", "tap,id=n"], /tap needs ifname/);
+  fails(["-netdev", "socket,id=n"], /socket needs one of listen/);
+  fails(Array.from({ length: 9 }, () => ["-device", "virtio-rng-device"]).flat(), "9 virtio devices asked for; the virt board has 8 virtio-mmio slots");
+});
+
+test("-net nic -net user: the old spelling joins one NIC to one backend", () => {
+  const c = config("-net", "nic,model=virtio,macaddr=52:54:00:00:00:09", "-net", "user,hostfwd=tcp::2222-:22");
+  assert.deepEqual(c.netdevs.map((n) => [n.id, n.type, n.hostForwards.length]), [["__net0", "user", 1]]);
+  assert.deepEqual(c.devices, [{ driver: "virtio-net-device", props: { netdev: "__net0", mac: "52:54:00:00:00:09" } }]);
+  assert.deepEqual(config("-net", "none").devices, []);
+  fails(["-net", "nic"], /needs one -net nic and one -net user/);
+  fails(["-net", "nic,model=e1000", "-net", "user"], /only model=virtio/);
+  fails(["-net", "user,id=x", "-net", "nic"], /use -netdev for id=/);
 });

@@ -8,6 +8,7 @@
 import { DEFAULT_CONFIG, type MachineConfig, type MachineType } from "../machine/config.js";
 import { UserError } from "../machine/machine.js";
 import { parseRamSize } from "./size.js";
+import { applyDevice, applyDrive, applyNet, applyNetdev, applyNic, deviceHelp, finishDevices } from "./device-args.js";
 
 /** What the project's default guest (guest/paths.ts) contributes to --default-guest. */
 export interface DefaultGuest {
@@ -46,8 +47,8 @@ const KVM_ERROR = "KVM needs an x86-64 guest; use -accel tcg";
 
 /** QEMU options we know but do not implement: a truthful message beats "invalid option". */
 const NOT_YET = new Set([
-  "cpu", "drive", "hda", "hdb", "cdrom", "blockdev", "netdev", "nic", "net", "device",
-  "chardev", "mon", "qmp", "gdb", "s", "S", "snapshot", "vnc", "vga", "object", "global",
+  "cpu", "hda", "hdb", "cdrom", "blockdev",
+  "chardev", "mon", "qmp", "gdb", "s", "S", "vnc", "vga", "object", "global",
   "rtc", "icount", "boot", "fsdev", "virtfs", "daemonize", "pidfile", "loadvm", "incoming",
   "plugin", "semihosting", "semihosting-config", "numa", "audiodev", "usb", "usbdevice",
   "parallel", "virtioconsole", "watchdog-action", "action", "overcommit", "sandbox",
@@ -60,6 +61,8 @@ interface State {
   /** -serial as given; -nographic and the default both mean mon:stdio. */
   serial?: MachineConfig["serial"];
   defaultGuest: boolean;
+  /** -snapshot: every drive gets snapshot=on once the line is read. */
+  snapshot: boolean;
   /** Set when an option asks to print something and exit. */
   result?: CliCommand;
   opts: ParseOptions;
@@ -93,20 +96,28 @@ const OPTIONS: Record<string, OptionSpec> = {
   D: { arg: true, apply: (s, v, f) => (s.config.debugFile = nonEmpty(v, f, "a file name")) },
   display: { arg: true, apply: applyDisplay },
   monitor: { arg: true, apply: applyMonitor },
+  drive: { arg: true, apply: (s, v, f) => applyDrive(s, splitSuboptions(v), f) },
+  device: { arg: true, apply: applyDeviceFlag },
+  netdev: { arg: true, apply: (s, v, f) => applyNetdev(s, splitSuboptions(v), f) },
+  nic: { arg: true, apply: (s, v, f) => applyNic(s, splitSuboptions(v), f) },
+  net: { arg: true, apply: (s, v, f) => applyNet(s, splitSuboptions(v), f) },
+  snapshot: { arg: false, apply: (s) => (s.snapshot = true) },
 };
 
 /** Parses argv (without node and the script) into what main.ts should do. */
 export function parseArgs(argv: readonly string[], opts: ParseOptions = {}): CliCommand {
   const s: State = {
-    config: { ...DEFAULT_CONFIG, debug: [...DEFAULT_CONFIG.debug] },
+    // DEFAULT_CONFIG's arrays are copied: the parser appends to them.
+    config: { ...DEFAULT_CONFIG, debug: [...DEFAULT_CONFIG.debug], drives: [], netdevs: [], devices: [] },
     defaultGuest: false,
+    snapshot: false,
     opts,
   };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const name = optionName(flag);
     if (name === undefined) {
-      throw new UserError(`${flag}: unexpected argument (disk images are not supported yet)`);
+      throw new UserError(`${flag}: unexpected argument (a disk image is -drive file=IMAGE,format=raw)`);
     }
     const spec = OPTIONS[name];
     if (!spec) {
@@ -123,6 +134,7 @@ export function parseArgs(argv: readonly string[], opts: ParseOptions = {}): Cli
     if (s.result) return s.result;
   }
   s.config.serial = s.serial ?? "mon:stdio";
+  finishDevices(s);
   return { kind: "run", config: s.config, defaultGuest: s.defaultGuest };
 }
 
@@ -133,6 +145,7 @@ export function inputFiles(config: MachineConfig): Array<{ flag: string; path: s
   if (config.kernel !== undefined) files.push({ flag: "-kernel", path: config.kernel });
   if (config.initrd !== undefined) files.push({ flag: "-initrd", path: config.initrd });
   if (config.dtb !== undefined) files.push({ flag: "-dtb", path: config.dtb });
+  for (const d of config.drives) files.push({ flag: "-drive", path: d.file });
   return files;
 }
 
@@ -284,6 +297,14 @@ function applyDebug(s: State, value: string, flag: string): void {
 function debugHelp(): string {
   const lines = DEBUG_ITEMS.map(([name, text]) => `${name.padEnd(10)} ${text}`);
   return `Log items (comma separated):\n${lines.join("\n")}\n`;
+}
+
+function applyDeviceFlag(s: State, value: string, flag: string): void {
+  if (value === "help" || value === "?") {
+    s.result = { kind: "print", text: deviceHelp() };
+    return;
+  }
+  applyDevice(s, splitSuboptions(value), flag);
 }
 
 function applyDisplay(s: State, value: string, flag: string): void {

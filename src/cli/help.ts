@@ -9,6 +9,7 @@ export function helpText(version: string): string {
 SYNOPSIS
     tsvisor [options]
     tsvisor --default-guest [options]
+    tsvisor img create|info|check|convert|resize ...
 
 DESCRIPTION
     tsvisor emulates a RISC-V RV64GC computer in software and boots unmodified
@@ -46,6 +47,45 @@ BOOT OPTIONS
     -dtb FILE           use this device tree blob instead of the generated one
     -no-reboot          exit instead of restarting when the guest reboots
 
+BLOCK DEVICE OPTIONS
+    -drive file=FILE[,format=raw|qcow2][,if=virtio|none][,id=ID][,readonly=on]
+           [,cache=writeback|none|writethrough|directsync|unsafe][,snapshot=on]
+                        a disk image. if=virtio (the default here) attaches it
+                        as a virtio-blk disk (/dev/vda, vdb, ... in order);
+                        if=none leaves it for -device virtio-blk-device,drive=ID.
+                        Without format= the image is probed (raw or qcow2).
+                        readonly=on: the guest sees a read-only disk. snapshot=on:
+                        writes go to a throw-away overlay
+    -snapshot           snapshot=on for every drive
+
+NETWORK OPTIONS
+    -netdev user,id=ID[,hostfwd=[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]...
+                        user-mode network: the guest gets 10.0.2.15 by DHCP,
+                        gateway 10.0.2.2, DNS 10.0.2.3; hostfwd forwards a host
+                        port into the guest (repeatable)
+    -netdev tap,id=ID,ifname=NAME
+                        a host tap interface (Linux, where permitted)
+    -netdev socket,id=ID,listen=[HOST]:PORT|connect=HOST:PORT
+                        a link to another emulator over TCP
+    -nic user[,hostfwd=...][,mac=MAC]
+                        shorthand for -netdev user plus -device virtio-net-device
+    -net nic[,macaddr=MAC] -net user|tap|socket[,...]
+                        the old spelling: one NIC joined to one backend
+
+DEVICE OPTIONS
+    -device DRIVER[,PROP=VALUE...]
+                        add a device; -device help lists them. The virt board has
+                        8 virtio-mmio slots, filled from the last one down as in
+                        QEMU (if=virtio drives first, then -device in order):
+        virtio-blk-device,drive=ID[,serial=STR]    a -drive as a virtio disk
+        virtio-net-device,netdev=ID[,mac=MAC]      network card (default MAC
+                                                   52:54:00:12:34:56, +1 per card)
+        virtio-rng-device                          /dev/hwrng from the host's
+                                                   crypto random source
+        virtio-console-device                      hvc0: output goes to this
+                                                   terminal; input stays with ttyS0
+        virtio-serial-device + virtconsole         QEMU's spelling of the same
+
 DISPLAY AND CONSOLE OPTIONS
     -nographic          no graphical display (there is none anyway); the serial
                         console and the escapes below share this terminal
@@ -64,8 +104,17 @@ DEBUGGING OPTIONS
 CONSOLE ESCAPES (with -serial mon:stdio)
 ${ESCAPE_HELP.trimEnd().split("\n").map((line) => `    ${line}`).join("\n")}
 
+DISK IMAGES (tsvisor img, with qemu-img's spelling)
+    tsvisor img create -f qcow2|raw [-b BACKING -F FMT] [-o cluster_size=N,compat=0.10|1.1] FILE [SIZE]
+    tsvisor img info [--output=json] FILE
+    tsvisor img check FILE      exit 0 clean, 2 corruptions, 3 leaked clusters only
+    tsvisor img convert [-f FMT] -O FMT IN OUT
+    tsvisor img resize FILE [+]SIZE
+
 ENVIRONMENT
     TSVISOR_DEBUG=1     print the stack of an internal error
+    TSVISOR_STATS=1     print instructions retired and MIPS at exit
+    TSVISOR_CACHE=DIR   where guest builds are cached (default ~/.cache/tsvisor)
 
 EXAMPLES
     Boot the project's Linux guest (after npm run guest):
@@ -74,6 +123,11 @@ EXAMPLES
     Boot Linux with OpenSBI as QEMU would:
         tsvisor -M virt -m 256M -nographic -bios default \\
             -kernel Image -initrd initramfs.cpio.gz -append "console=ttyS0"
+
+    Boot the Linux guest with a disk, a random source and user networking:
+        tsvisor --default-guest -drive file=disk.qcow2,if=virtio \\
+            -device virtio-rng-device \\
+            -netdev user,id=n0,hostfwd=tcp::2222-:22 -device virtio-net-device,netdev=n0
 
     Run U-Boot in S-mode under OpenSBI:
         tsvisor -M virt -nographic -kernel /usr/lib/u-boot/qemu-riscv64_smode/uboot.elf

@@ -19,6 +19,11 @@ let cleanup: () => void = () => {};
 let running: Machine | undefined;
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === "img") {
+    // `tsvisor img ...`: qemu-img's common commands (src/cli/img.ts).
+    const { runImg } = await import("./img.js");
+    return runImg(argv.slice(1), { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) });
+  }
   const defaultGuest = argv.some((arg) => DEFAULT_GUEST_FLAGS.has(arg)) ? await loadDefaultGuest() : undefined;
   const command = parseArgs(argv, { defaultGuest: defaultGuest && (() => defaultGuest) });
   switch (command.kind) {

@@ -1,6 +1,12 @@
 // MachineHost on Node.js: files through fs, the console through a Terminal, clocks
 // from process.hrtime and Date, and the -d trace through a buffered writer.
 import * as fs from "node:fs";
+import { webcrypto } from "node:crypto";
+import type { BlockBackend } from "../block/block-backend.js";
+import { openBlockBackend } from "../block/open-image.js";
+import type { DriveConfig, NetdevConfig } from "../machine/config.js";
+import type { NetBackend } from "../net/net-backend.js";
+import { createNetBackend } from "../net/create.js";
 import { UserError, type MachineHost } from "../machine/machine.js";
 import type { Terminal } from "./terminal.js";
 
@@ -17,6 +23,8 @@ export class NodeHost implements MachineHost {
   /** Typed before the board registered its UART; delivered on registration. */
   private early: Uint8Array[] = [];
   private readonly startHr = process.hrtime();
+  /** Open images, closed (committed, unlocked) by flush() at exit. */
+  private drives: BlockBackend[] = [];
 
   constructor(private readonly opts: NodeHostOptions = {}) {
     const trace = opts.trace;
@@ -66,12 +74,55 @@ export class NodeHost implements MachineHost {
     return s * 1e9 + ns;
   }
 
-  /** Writes out buffered console output and trace; call before exiting. */
+  randomBytes(buf: Uint8Array): void {
+    webcrypto.getRandomValues(buf);
+  }
+
+  openDrive(drive: DriveConfig): BlockBackend {
+    const backend = openBlockBackend({
+      file: drive.file,
+      format: drive.format,
+      readOnly: drive.readOnly,
+      snapshot: drive.snapshot,
+      cache: drive.cache as BlockOpenCache,
+      warn: (line) => this.warn(line),
+    });
+    this.drives.push(backend);
+    return backend;
+  }
+
+  createNetBackend(netdev: NetdevConfig): NetBackend {
+    try {
+      return createNetBackend(netdev, { warn: (line) => this.warn(line) });
+    } catch (err) {
+      if (err instanceof UserError) throw err;
+      throw new UserError(err instanceof Error ? err.message : String(err));
+    }
+  }
+
+  /** One line on standard error; "\r\n" because the terminal may be in raw mode. */
+  warn(message: string): void {
+    this.opts.terminal?.flush();
+    process.stderr.write(`tsvisor: ${message}${process.stderr.isTTY ? "\r\n" : "\n"}`);
+  }
+
+  /** Writes out buffered console output and trace, closes the images; call before exiting. */
   flush(): void {
+    const drives = this.drives;
+    this.drives = [];
+    for (const d of drives) {
+      try {
+        d.close();
+      } catch (err) {
+        this.warn(`closing a disk image: ${errnoText(err)}`);
+      }
+    }
     this.opts.terminal?.flush();
     this.opts.trace?.flush();
   }
 }
+
+type BlockOpenCache = Parameters<typeof openBlockBackend>[0]["cache"];
 
 const TRACE_BUFFER_CHARS = 1 << 16;
 const TRACE_FLUSH_MS = 250;

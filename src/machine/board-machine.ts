@@ -24,6 +24,8 @@ export interface BoardContext {
    * back, cleared, rather than a second allocation of what may be gigabytes.
    */
   memory(ramBase: number): GuestMemory;
+  /** Ends a WFI sleep at once: a host event (network frame, console input) reached a device. */
+  wake(): void;
 }
 
 /** One incarnation of a board. */
@@ -74,7 +76,7 @@ export class BoardMachine implements Machine {
       else mem = new GuestMemory(ramBase, config.memBytes);
       return mem;
     };
-    const ctx: BoardContext = { config, files, host, control, clock, memory };
+    const ctx: BoardContext = { config, files, host, control, clock, memory, wake: () => this.loop.wake() };
     this.instance = build(ctx);
     this.loop = new RunLoop(this.instance, {
       clock,

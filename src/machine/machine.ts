@@ -1,5 +1,8 @@
 // A running machine as the command line (or an embedding program) sees it, and what the
 // host lends it. Boards implement Machine; src/cli and embedders implement MachineHost.
+import type { BlockBackend } from "../block/block-backend.js";
+import type { NetBackend } from "../net/net-backend.js";
+import type { DriveConfig, NetdevConfig } from "./config.js";
 
 /** Bad user input (a flag, a file): one line for the user, exit status 1. */
 export class UserError extends Error {
@@ -21,6 +24,17 @@ export interface MachineHost {
   wallClockNs(): bigint;
   /** Monotonic clock in nanoseconds (timers). */
   monotonicNs(): number;
+  /** Fills `buf` from the host's cryptographic random source (virtio-rng); default crypto.getRandomValues. */
+  randomBytes?(buf: Uint8Array): void;
+  /**
+   * Opens a -drive's image (once per machine: a guest reset keeps it open). Throws
+   * UserError naming the file. Hosts without one refuse -drive.
+   */
+  openDrive?(drive: DriveConfig): BlockBackend;
+  /** Creates a -netdev's backend (once per machine). Hosts without one refuse -netdev. */
+  createNetBackend?(netdev: NetdevConfig): NetBackend;
+  /** A warning for the user (standard error): device errors a guest caused, and the like. */
+  warn?(message: string): void;
 }
 
 export interface Machine {

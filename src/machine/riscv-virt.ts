@@ -10,6 +10,8 @@ import { GoldfishRtc } from "../hw/rtc/goldfish-rtc.js";
 import { Rom } from "../hw/misc/rom.js";
 import { SifiveTest } from "../hw/misc/sifive-test.js";
 import { EmptyVirtioMmioSlot } from "../hw/virtio/empty-mmio-slot.js";
+import { VirtioMmio } from "../hw/virtio/virtio-mmio.js";
+import { createVirtioDevices, warnOf } from "./virtio-devices.js";
 import { IRQ_M_EXT, IRQ_M_SOFT, IRQ_M_TIMER, IRQ_S_EXT } from "../target/riscv/cpu.js";
 import { createHarts } from "./riscv-harts.js";
 import { buildResetVector } from "./boot-rom.js";
@@ -105,6 +107,17 @@ export function buildVirtDtb(o: VirtDtbOptions): Uint8Array {
   fdt.propU32("interrupts-extended", ...intcPhandles.flatMap((ph) => [ph, IRQ_M_SOFT, ph, IRQ_M_TIMER]));
   fdt.endNode();
 
+  // All eight transports, the highest address first as QEMU writes them: the first
+  // device goes in the last slot, so it is also the first the guest probes (vda).
+  for (let i = VIRT_VIRTIO_COUNT - 1; i >= 0; i--) {
+    const base = m.virtio.base + i * m.virtio.size;
+    fdt.beginNode(`virtio_mmio@${hex(base)}`);
+    fdt.propU32("interrupts", VIRT_IRQ.virtio + i).propU32("interrupt-parent", plicPhandle);
+    reg(base, m.virtio.size);
+    fdt.propString("compatible", "virtio,mmio");
+    fdt.endNode();
+  }
+
   fdt.beginNode(`plic@${hex(m.plic.base)}`);
   fdt.propU32("#interrupt-cells", 1).propU32("#address-cells", 0);
   fdt.propStrings("compatible", ["sifive,plic-1.0.0", "riscv,plic0"]);
@@ -197,8 +210,12 @@ export function buildVirt(ctx: BoardContext): BoardInstance {
   bus.map(m.clint.base, clint, "clint");
   bus.map(m.plic.base, plic, "plic");
   bus.map(m.uart0.base, uart, "uart0");
+  const virtio = createVirtioDevices(ctx, VIRT_VIRTIO_COUNT);
   for (let i = 0; i < VIRT_VIRTIO_COUNT; i++) {
-    bus.map(m.virtio.base + i * m.virtio.size, new EmptyVirtioMmioSlot(), `virtio-mmio${i}`);
+    // Devices fill the slots from the last one down, as in QEMU (see the device tree).
+    const dev = virtio[VIRT_VIRTIO_COUNT - 1 - i];
+    const slot = dev ? new VirtioMmio(mem, plic.irqLine(VIRT_IRQ.virtio + i), dev, warnOf(ctx)) : new EmptyVirtioMmioSlot();
+    bus.map(m.virtio.base + i * m.virtio.size, slot, `virtio-mmio${i}`);
   }
   for (const cpu of cpus) cpu.reset(m.mrom.base);
 
