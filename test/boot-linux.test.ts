@@ -4,36 +4,12 @@
 // boot checks that a guest `reboot` under -no-reboot ends tsvisor with status 0.
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { FPTEST_OUTPUT, GuestNotBuiltError, SHELL_PROMPT, guestPaths } from "../guest/paths.js";
-import { GuestSession } from "./lib/guest-session.js";
+import { FPTEST_OUTPUT } from "../guest/paths.js";
+import { COMMAND_TIMEOUT_MS, TEST_TIMEOUT_MS, bootDefaultGuest, commandRunner, guestSkipReason } from "./lib/default-guest.js";
 
 /** Boot to the shell: generous, the interpreter shares the machine with builds. */
-const BOOT_TIMEOUT_MS = 600_000;
-const COMMAND_TIMEOUT_MS = 120_000;
-const TEST_TIMEOUT_MS = 900_000;
 
-function notBuilt(): string | false {
-  try {
-    guestPaths();
-    return false;
-  } catch (err) {
-    if (err instanceof GuestNotBuiltError) return `${err.message} (npm test builds it first)`;
-    throw err;
-  }
-}
-const skip = notBuilt();
-
-async function bootToShell(extra: string[] = []): Promise<GuestSession> {
-  const s = GuestSession.tsvisor(["--default-guest", ...extra]);
-  try {
-    await s.expect("tsvisor guest: Linux", BOOT_TIMEOUT_MS);
-    await s.expect(SHELL_PROMPT, BOOT_TIMEOUT_MS);
-  } catch (err) {
-    s.close();
-    throw err;
-  }
-  return s;
-}
+const skip = guestSkipReason();
 
 /** UTC dates one day either side of now: the guest may read its clock around midnight. */
 function utcDatesAroundNow(): string[] {
@@ -42,18 +18,9 @@ function utcDatesAroundNow(): string[] {
 }
 
 test("Linux boots to a busybox shell, runs commands and powers off", { skip, timeout: TEST_TIMEOUT_MS }, async (t: TestContext) => {
-  const s = await bootToShell();
+  const s = await bootDefaultGuest();
   // After one command hangs, the rest fail at once instead of each waiting its timeout.
-  let hung: string | undefined;
-  const run = async (command: string) => {
-    if (hung) throw new Error(`not run: the guest stopped answering at \`${hung}\``);
-    try {
-      return await s.command(command, SHELL_PROMPT, COMMAND_TIMEOUT_MS);
-    } catch (err) {
-      hung = command;
-      throw err;
-    }
-  };
+  const run = commandRunner(s);
   try {
     await t.test("uname -m", async () => {
       assert.match(await run("uname -m"), /^riscv64$/m);
@@ -77,7 +44,7 @@ test("Linux boots to a busybox shell, runs commands and powers off", { skip, tim
       assert.ok(utcDatesAroundNow().includes(date), `${date} is not within a day of the host's UTC date`);
     });
     await t.test("poweroff ends tsvisor with status 0", async () => {
-      if (hung) throw new Error(`not run: the guest stopped answering at \`${hung}\``);
+      run.checkAlive();
       await s.send("poweroff\n");
       assert.deepEqual(await s.exit(COMMAND_TIMEOUT_MS), { code: 0, signal: null });
     });
@@ -87,7 +54,7 @@ test("Linux boots to a busybox shell, runs commands and powers off", { skip, tim
 });
 
 test("a guest reboot under -no-reboot ends tsvisor with status 0", { skip, timeout: TEST_TIMEOUT_MS }, async () => {
-  const s = await bootToShell(["-no-reboot"]);
+  const s = await bootDefaultGuest(["-no-reboot"]);
   try {
     await s.send("reboot\n");
     assert.deepEqual(await s.exit(COMMAND_TIMEOUT_MS), { code: 0, signal: null });

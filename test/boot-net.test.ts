@@ -8,23 +8,12 @@ import { createHash, randomBytes } from "node:crypto";
 import * as http from "node:http";
 import * as net from "node:net";
 import { once } from "node:events";
-import { GuestNotBuiltError, SHELL_PROMPT, guestPaths } from "../guest/paths.js";
+import { SHELL_PROMPT } from "../guest/paths.js";
 import { GuestSession } from "./lib/guest-session.js";
+import { COMMAND_TIMEOUT_MS, TEST_TIMEOUT_MS, bootDefaultGuest, guestSkipReason } from "./lib/default-guest.js";
 
-const BOOT_TIMEOUT_MS = 600_000;
-const COMMAND_TIMEOUT_MS = 120_000;
-const TEST_TIMEOUT_MS = 900_000;
 
-function notBuilt(): string | false {
-  try {
-    guestPaths();
-    return false;
-  } catch (err) {
-    if (err instanceof GuestNotBuiltError) return `${err.message} (npm test builds it first)`;
-    throw err;
-  }
-}
-const skip = notBuilt();
+const skip = guestSkipReason();
 
 async function freePort(): Promise<number> {
   const s = net.createServer().listen(0, "127.0.0.1");
@@ -33,18 +22,6 @@ async function freePort(): Promise<number> {
   s.close();
   await once(s, "close");
   return port;
-}
-
-async function boot(args: string[]): Promise<GuestSession> {
-  const s = GuestSession.tsvisor(["--default-guest", ...args]);
-  try {
-    await s.expect("tsvisor guest: Linux", BOOT_TIMEOUT_MS);
-    await s.expect(SHELL_PROMPT, BOOT_TIMEOUT_MS);
-  } catch (err) {
-    s.close();
-    throw err;
-  }
-  return s;
 }
 
 async function powerOff(s: GuestSession): Promise<void> {
@@ -59,7 +36,7 @@ test("user network: DHCP, ping, wget from a host server, hostfwd into the guest"
   await once(server, "listening");
   const httpPort = (server.address() as net.AddressInfo).port;
   const fwdPort = await freePort();
-  const s = await boot(["-netdev", `user,id=n0,hostfwd=tcp:127.0.0.1:${fwdPort}-:22`, "-device", "virtio-net-device,netdev=n0"]);
+  const s = await bootDefaultGuest(["-netdev", `user,id=n0,hostfwd=tcp:127.0.0.1:${fwdPort}-:22`, "-device", "virtio-net-device,netdev=n0"]);
   const run = (cmd: string): Promise<string> => s.command(cmd, SHELL_PROMPT, COMMAND_TIMEOUT_MS);
   try {
     await t.test("udhcpc -i eth0 gets 10.0.2.15, gateway 10.0.2.2, DNS 10.0.2.3", async () => {
@@ -96,10 +73,10 @@ test("user network: DHCP, ping, wget from a host server, hostfwd into the guest"
 
 test("socket netdev: two guests exchange data over a TCP link on 127.0.0.1", { skip, timeout: TEST_TIMEOUT_MS }, async () => {
   const port = await freePort();
-  const a = await boot(["-netdev", `socket,id=n0,listen=127.0.0.1:${port}`, "-device", "virtio-net-device,netdev=n0,mac=52:54:00:12:34:01"]);
+  const a = await bootDefaultGuest(["-netdev", `socket,id=n0,listen=127.0.0.1:${port}`, "-device", "virtio-net-device,netdev=n0,mac=52:54:00:12:34:01"]);
   let b: GuestSession | undefined;
   try {
-    b = await boot(["-netdev", `socket,id=n0,connect=127.0.0.1:${port}`, "-device", "virtio-net-device,netdev=n0,mac=52:54:00:12:34:02"]);
+    b = await bootDefaultGuest(["-netdev", `socket,id=n0,connect=127.0.0.1:${port}`, "-device", "virtio-net-device,netdev=n0,mac=52:54:00:12:34:02"]);
     await a.command("ifconfig eth0 192.168.7.1 netmask 255.255.255.0 up", SHELL_PROMPT, COMMAND_TIMEOUT_MS);
     await b.command("ifconfig eth0 192.168.7.2 netmask 255.255.255.0 up", SHELL_PROMPT, COMMAND_TIMEOUT_MS);
     // stdin not the tty (a background reader of the tty is stopped); the pipe stays open

@@ -7,24 +7,13 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { GuestNotBuiltError, SHELL_PROMPT, guestPaths } from "../guest/paths.js";
+import { SHELL_PROMPT } from "../guest/paths.js";
 import { GuestSession } from "./lib/guest-session.js";
+import { BOOT_TIMEOUT_MS, COMMAND_TIMEOUT_MS, TEST_TIMEOUT_MS, commandRunner, guestSkipReason } from "./lib/default-guest.js";
 
-const BOOT_TIMEOUT_MS = 600_000;
-const COMMAND_TIMEOUT_MS = 120_000;
-const TEST_TIMEOUT_MS = 900_000;
 const MiB = 1024 * 1024;
 
-function notBuilt(): string | false {
-  try {
-    guestPaths();
-    return false;
-  } catch (err) {
-    if (err instanceof GuestNotBuiltError) return `${err.message} (npm test builds it first)`;
-    throw err;
-  }
-}
-const skip = notBuilt();
+const skip = guestSkipReason();
 
 const md5 = (b: Uint8Array) => createHash("md5").update(b).digest("hex");
 
@@ -40,16 +29,7 @@ test("virtio-blk, -rng and -console in the Linux guest", { skip, timeout: TEST_T
     "-drive", `file=${rwImage},format=raw,if=virtio`,
     "-drive", `file=${roImage},format=raw,if=virtio,readonly=on`,
     "-device", "virtio-rng-device", "-device", "virtio-console-device"]);
-  let hung: string | undefined;
-  const run = async (command: string) => {
-    if (hung) throw new Error(`not run: the guest stopped answering at \`${hung}\``);
-    try {
-      return await s.command(command, SHELL_PROMPT, COMMAND_TIMEOUT_MS);
-    } catch (err) {
-      hung = command;
-      throw err;
-    }
-  };
+  const run = commandRunner(s);
   try {
     await s.expect(SHELL_PROMPT, BOOT_TIMEOUT_MS);
     await t.test("the disks' sizes and read-only flags", async () => {
