@@ -16,10 +16,14 @@
 //   instret would. The program is deterministic (its checksum proves the same work), so
 //   the same count divides QEMU's time (from a longer `bench-cpu 500`, as 20 rounds take
 //   QEMU only some 40 ms).
+// - I/O (bench/io.ts, one more boot per emulator and run, with a disk and a NIC): guest
+//   sequential write and read MiB/s on virtio-blk, guest-to-host TCP MiB/s through
+//   user-mode networking.
 import * as os from "node:os";
 import { readFileSync } from "node:fs";
 import { BENCH_CPU, SHELL_PROMPT, guestPaths, type GuestPaths } from "../guest/paths.js";
 import { GuestSession, onPath } from "../test/lib/guest-session.js";
+import { DISK_MIB, NET_MIB, measureIo, type IoResult } from "./io.js";
 
 const BENCH_ROUNDS = 20;
 /** QEMU runs 20 rounds in some 40 ms: too short to time well, so its MIPS come from a
@@ -71,6 +75,8 @@ async function main(): Promise<number> {
     "-kernel", paths.kernel, "-initrd", paths.initramfs, "-append", paths.cmdline];
   const tsRuns: RunResult[] = [];
   const qmRuns: RunResult[] = [];
+  const tsIo: IoResult[] = [];
+  const qmIo: IoResult[] = [];
   // Alternating, so a change in the host's load touches both emulators alike.
   for (let i = 1; i <= RUNS; i++) {
     process.stderr.write(`bench: run ${i}/${RUNS}: tsvisor...\n`);
@@ -79,22 +85,44 @@ async function main(): Promise<number> {
       process.stderr.write(`bench: run ${i}/${RUNS}: qemu...\n`);
       qmRuns.push(await measure("qemu", () => GuestSession.qemu(qemuArgs)));
     }
+    process.stderr.write(`bench: run ${i}/${RUNS}: tsvisor I/O...\n`);
+    tsIo.push(await measureIo("tsvisor", (dev) => GuestSession.tsvisor(["--default-guest", ...dev])));
+    if (onPath(QEMU)) {
+      process.stderr.write(`bench: run ${i}/${RUNS}: qemu I/O...\n`);
+      qmIo.push(await measureIo("qemu", (dev) => GuestSession.qemu([...qemuArgs, ...dev])));
+    }
   }
   const ts = median(tsRuns);
   const qm = qmRuns.length > 0 ? median(qmRuns) : undefined;
-  printResults(ts, qm);
+  const tsI = medianIo(tsIo);
+  const qmI = qmIo.length > 0 ? medianIo(qmIo) : undefined;
+  printResults(ts, qm, tsI, qmI);
   process.stdout.write(`\nboot to shell, each run (s): tsvisor ${tsRuns.map((r) => fmt(r.bootS, 2)).join(" ")}` +
     (qm ? `; qemu ${qmRuns.map((r) => fmt(r.bootS, 2)).join(" ")}` : "") + "\n");
-  return ts.error || qm?.error ? 1 : 0;
+  const io = (runs: IoResult[]) => runs.map((r) => `${fmt(r.diskWrite, 1)}/${fmt(r.diskRead, 1)}/${fmt(r.netSend, 1)}`).join(" ");
+  process.stdout.write(`disk write/read/net MiB/s, each run: tsvisor ${io(tsIo)}` + (qm ? `; qemu ${io(qmIo)}` : "") + "\n");
+  return ts.error || qm?.error || tsI.error || qmI?.error ? 1 : 0;
+}
+
+function mid(values: (number | undefined)[]): number | undefined {
+  const v = values.filter((x): x is number => x !== undefined).sort((a, b) => a - b);
+  if (v.length === 0) return undefined;
+  return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
+}
+
+/** Each I/O figure's median over the runs that measured it; the errors of all runs. */
+function medianIo(runs: IoResult[]): IoResult {
+  const errors = runs.map((r, i) => (r.error ? `I/O run ${i + 1}: ${r.error}` : "")).filter((e) => e);
+  return {
+    diskWrite: mid(runs.map((r) => r.diskWrite)),
+    diskRead: mid(runs.map((r) => r.diskRead)),
+    netSend: mid(runs.map((r) => r.netSend)),
+    error: errors.length ? errors.join("\n") : undefined,
+  };
 }
 
 /** Each figure's median over the runs that measured it; the errors of all runs. */
 function median(runs: RunResult[]): RunResult {
-  const mid = (values: (number | undefined)[]): number | undefined => {
-    const v = values.filter((x): x is number => x !== undefined).sort((a, b) => a - b);
-    if (v.length === 0) return undefined;
-    return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
-  };
   const num = (key: "bootS" | "instructionsToShell" | "bootMips" | "deltaOne" | "deltaMany" | "perRound" | "totalInstructions" | "totalS") =>
     mid(runs.map((r) => r[key]));
   const cpu = (key: "one" | "many" | "long"): BenchCpuRun | undefined => {
@@ -188,7 +216,7 @@ function printHeader(): void {
   process.stdout.write(lines.join("\n") + "\n");
 }
 
-function printResults(ts: RunResult, qm: RunResult | undefined): void {
+function printResults(ts: RunResult, qm: RunResult | undefined, tsI: IoResult, qmI: IoResult | undefined): void {
   const perRound = ts.perRound;
   const loopInstructions = perRound === undefined ? undefined : perRound * BENCH_ROUNDS;
   const mips = (r: RunResult | undefined) => {
@@ -208,6 +236,12 @@ function printResults(ts: RunResult, qm: RunResult | undefined): void {
   if (qm?.long) {
     rows.push([`bench-cpu ${QEMU_MIPS_ROUNDS} rounds (s)`, "-", fmt(qm.long.elapsedS, 3), "-"]);
   }
+  // Throughputs: higher is better, so the ratio is qemu / tsvisor.
+  rows.push(
+    [`disk seq. write, ${DISK_MIB} MiB (MiB/s)`, fmt(tsI.diskWrite, 1), fmt(qmI?.diskWrite, 1), fmt(slower(qmI?.diskWrite, tsI.diskWrite), 1)],
+    [`disk seq. read, ${DISK_MIB} MiB (MiB/s)`, fmt(tsI.diskRead, 1), fmt(qmI?.diskRead, 1), fmt(slower(qmI?.diskRead, tsI.diskRead), 1)],
+    [`net guest->host TCP, ${NET_MIB} MiB (MiB/s)`, fmt(tsI.netSend, 1), fmt(qmI?.netSend, 1), fmt(slower(qmI?.netSend, tsI.netSend), 1)],
+  );
   process.stdout.write(table(rows) + "\n\n");
 
   const details: string[][] = [
@@ -227,9 +261,12 @@ function printResults(ts: RunResult, qm: RunResult | undefined): void {
     `Medians of ${RUNS} runs each, wall-clock on this host. Guest MIPS = bench-cpu's instructions\n` +
       `(counted by tsvisor: the \`bench-cpu ${BENCH_ROUNDS}\` minus \`bench-cpu 1\` commands' retired counts,\n` +
       `divided by ${BENCH_ROUNDS - 1} rounds) x rounds run / bench-cpu's own elapsed time; QEMU's from\n` +
-      `\`bench-cpu ${QEMU_MIPS_ROUNDS}\`. The count includes the guest kernel's timer ticks during the run.\n`,
+      `\`bench-cpu ${QEMU_MIPS_ROUNDS}\`. The count includes the guest kernel's timer ticks during the run.\n` +
+      `Disk: busybox dd's bytes / its own elapsed time (guest clock), virtio-blk on a raw image in\n` +
+      `${os.tmpdir()}; write with conv=fsync, read after drop_caches. Net: \`dd | nc 10.0.2.2 PORT\` through\n` +
+      `-netdev user to a sink on the host's 127.0.0.1, timed on the host from first byte to last.\n`,
   );
-  for (const [name, r] of [["tsvisor", ts], ["qemu", qm]] as const) {
+  for (const [name, r] of [["tsvisor", ts], ["qemu", qm], ["tsvisor I/O", tsI], ["qemu I/O", qmI]] as const) {
     if (r?.error) process.stdout.write(`\n${name} FAILED:\n${r.error}\n`);
   }
 }

@@ -51,7 +51,10 @@ BLOCK DEVICE OPTIONS
     -drive file=FILE[,format=raw|qcow2][,if=virtio|none][,id=ID][,readonly=on]
            [,cache=writeback|none|writethrough|directsync|unsafe][,snapshot=on]
                         a disk image. if=virtio (the default here) attaches it
-                        as a virtio-blk disk (/dev/vda, vdb, ... in order);
+                        as a virtio-mmio virtio-blk disk (/dev/vda, vdb, ... in
+                        order; QEMU's virt makes if=virtio a PCI device instead,
+                        so the spelling both accept is if=none,id=ID with
+                        -device virtio-blk-device,drive=ID);
                         if=none leaves it for -device virtio-blk-device,drive=ID.
                         Without format= the image is probed (raw or qcow2).
                         readonly=on: the guest sees a read-only disk. snapshot=on:
