@@ -56,11 +56,11 @@ test("socket netdev: a peer sending an absurd length is disconnected, not buffer
   a.close();
 });
 
-test("create: user, tap refused clearly, socket options checked", () => {
+test("create: user, tap fd= refused clearly, socket options checked", () => {
   const u = createNetBackend({ id: "n", type: "user", hostForwards: [], options: {} });
   assert.ok(u instanceof UserNet);
   u.close();
-  assert.throws(() => createNetBackend({ id: "t", type: "tap", hostForwards: [], options: { ifname: "tap0" } }), /not supported yet/);
+  assert.throws(() => createNetBackend({ id: "t", type: "tap", hostForwards: [], options: { fd: "3" } }), /fd= is not supported/);
   assert.throws(() => createNetBackend({ id: "s", type: "socket", hostForwards: [], options: {} }), /listen=|connect=/);
   assert.throws(() => createNetBackend({ id: "s", type: "socket", hostForwards: [], options: { connect: ":99" } }), /host:port/);
   assert.deepEqual(parseHostPort(":1234"), { host: "", port: 1234 });

@@ -53,6 +53,8 @@ async function main(argv: string[]): Promise<number> {
   // Loaded only now, so that --help and flag errors stay instant.
   const { createMachine } = await import("../machine/create.js");
   const machine = allocating(config, () => createMachine(config, host));
+  // hostfwd=/listen= ports bind asynchronously; one in use is fatal before the guest runs.
+  await host.ready();
   running = machine;
   installSignalHandlers(machine);
   const stats = installStats(machine);

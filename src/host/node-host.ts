@@ -6,7 +6,7 @@ import type { BlockBackend } from "../block/block-backend.js";
 import { openBlockBackend } from "../block/open-image.js";
 import type { DriveConfig, NetdevConfig } from "../machine/config.js";
 import type { NetBackend } from "../net/net-backend.js";
-import { createNetBackend } from "../net/create.js";
+import { createNetBackend, netBackendReady } from "../net/create.js";
 import { UserError, type MachineHost } from "../machine/machine.js";
 import type { Terminal } from "./terminal.js";
 
@@ -25,6 +25,8 @@ export class NodeHost implements MachineHost {
   private readonly startHr = process.hrtime();
   /** Open images, closed (committed, unlocked) by flush() at exit. */
   private drives: BlockBackend[] = [];
+  /** Network backends, closed (sockets, tap fds) by flush() at exit. */
+  private nets: NetBackend[] = [];
 
   constructor(private readonly opts: NodeHostOptions = {}) {
     const trace = opts.trace;
@@ -93,9 +95,23 @@ export class NodeHost implements MachineHost {
 
   createNetBackend(netdev: NetdevConfig): NetBackend {
     try {
-      return createNetBackend(netdev, { warn: (line) => this.warn(line) });
+      const backend = createNetBackend(netdev, { warn: (line) => this.warn(line) });
+      this.nets.push(backend);
+      return backend;
     } catch (err) {
       if (err instanceof UserError) throw err;
+      throw new UserError(err instanceof Error ? err.message : String(err));
+    }
+  }
+
+  /**
+   * Resolves once every network backend is listening (hostfwd=, listen=); rejects with a
+   * UserError naming the netdev when one cannot, which the CLI makes fatal as QEMU does.
+   */
+  async ready(): Promise<void> {
+    try {
+      await Promise.all(this.nets.map((n) => netBackendReady(n)));
+    } catch (err) {
       throw new UserError(err instanceof Error ? err.message : String(err));
     }
   }
@@ -106,8 +122,18 @@ export class NodeHost implements MachineHost {
     process.stderr.write(`tsvisor: ${message}${process.stderr.isTTY ? "\r\n" : "\n"}`);
   }
 
-  /** Writes out buffered console output and trace, closes the images; call before exiting. */
+  /** Writes out buffered console output and trace, closes the images and network
+   *  backends; call before exiting. */
   flush(): void {
+    const nets = this.nets;
+    this.nets = [];
+    for (const n of nets) {
+      try {
+        n.close();
+      } catch (err) {
+        this.warn(`closing a network backend: ${errnoText(err)}`);
+      }
+    }
     const drives = this.drives;
     this.drives = [];
     for (const d of drives) {

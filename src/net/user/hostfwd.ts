@@ -53,7 +53,7 @@ export class HostForwarder {
 
   private listen(rule: HostForward): Promise<void> {
     const guestIp = rule.guestAddress ? parseIp(rule.guestAddress) : this.sink.guestIp;
-    const what = `hostfwd ${rule.protocol}:${rule.hostAddress}:${rule.hostPort}-${rule.guestAddress}:${rule.guestPort}`;
+    const what = `${rule.protocol}:${rule.hostAddress}:${rule.hostPort}-${rule.guestAddress}:${rule.guestPort}`;
     if (guestIp === null) return Promise.reject(new Error(`${what}: bad guest address`));
     const host = rule.hostAddress || "0.0.0.0";
     return new Promise((resolve, reject) => {
