@@ -13,13 +13,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SHELL_PROMPT } from "../guest/paths.js";
 import { GuestSession } from "./lib/guest-session.js";
+import { BOOT_TIMEOUT_MS, COMMAND_TIMEOUT_MS, TEST_TIMEOUT_MS, commandRunner } from "./lib/default-guest.js";
 import {
-  KiB, MiB, guestDiskSkip, guestShell, md5, mustRun, prngBytes, runTool, tsvisorImg, yesPattern,
+  KiB, MiB, guestDiskSkip, md5, mustRun, prngBytes, runTool, tsvisorImg, yesPattern,
 } from "./lib/disk-helpers.js";
 
-const BOOT_TIMEOUT_MS = 600_000;
-const COMMAND_TIMEOUT_MS = 120_000;
-const TEST_TIMEOUT_MS = 900_000;
 
 const skip = guestDiskSkip(["qemu-img", "qemu-io"]);
 
@@ -50,7 +48,7 @@ function mixedBase(size: number): Uint8Array {
 }
 
 async function bootAndPoweroff(s: GuestSession, body: (run: (c: string) => Promise<string>) => Promise<void>) {
-  const run = guestShell(s, COMMAND_TIMEOUT_MS);
+  const run = commandRunner(s);
   await s.expect(SHELL_PROMPT, BOOT_TIMEOUT_MS);
   await body(run);
   await s.send("poweroff\n");
@@ -169,7 +167,7 @@ test("SIGKILL while the guest writes: the image passes qemu-img check, flushed w
   assert.equal(created.status, 0, `tsvisor img create: ${created.stdout}${created.stderr}`);
   const s = GuestSession.tsvisor(["--default-guest", "-drive", `file=${image},format=qcow2,if=virtio`]);
   try {
-    const run = guestShell(s, COMMAND_TIMEOUT_MS);
+    const run = commandRunner(s);
     await s.expect(SHELL_PROMPT, BOOT_TIMEOUT_MS);
     for (const line of CRASH_SCRIPT) await run(`echo '${line}' >>/tmp/w.sh`);
     await s.send("D=/dev/vda sh /tmp/w.sh 2>/dev/null\n");

@@ -3,8 +3,8 @@
 // a shell runner that stops typing once the guest has stopped answering.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { GuestNotBuiltError, SHELL_PROMPT, guestPaths } from "../../guest/paths.js";
-import { TSVISOR_MAIN, onPath, type GuestSession } from "./guest-session.js";
+import { guestSkipReason } from "./default-guest.js";
+import { TSVISOR_MAIN, onPath } from "./guest-session.js";
 
 export const KiB = 1024;
 export const MiB = 1024 * KiB;
@@ -41,13 +41,7 @@ export function tsvisorImg(args: string[]): ToolResult {
 /** Why the guest disk tests cannot run here, or false when they can. */
 export function guestDiskSkip(tools: string[] = ["qemu-img"]): string | false {
   for (const tool of tools) if (!onPath(tool)) return `${tool} is not installed (apt install qemu-utils)`;
-  try {
-    guestPaths();
-    return false;
-  } catch (err) {
-    if (err instanceof GuestNotBuiltError) return `${err.message} (npm test builds it first)`;
-    throw err;
-  }
+  return guestSkipReason();
 }
 
 /** The bytes `yes WORD | head -c LENGTH` prints: "WORD\n" repeated, cut at LENGTH. */
@@ -71,19 +65,4 @@ export function prngBytes(length: number, seed: number): Uint8Array {
     out[i] = x & 0xff;
   }
   return out;
-}
-
-/** A shell at the guest's prompt: run() types a command and returns its output; once
- *  one command times out, later ones fail at once naming it (instead of each waiting). */
-export function guestShell(s: GuestSession, timeoutMs: number): (command: string) => Promise<string> {
-  let hung: string | undefined;
-  return async (command: string) => {
-    if (hung) throw new Error(`not run: the guest stopped answering at \`${hung}\``);
-    try {
-      return await s.command(command, SHELL_PROMPT, timeoutMs);
-    } catch (err) {
-      hung = command;
-      throw err;
-    }
-  };
 }
