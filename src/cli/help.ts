@@ -85,8 +85,10 @@ DEVICE OPTIONS
                                                    52:54:00:12:34:56, +1 per card)
         virtio-rng-device                          /dev/hwrng from the host's
                                                    crypto random source
-        virtio-console-device                      hvc0: output goes to this
-                                                   terminal; input stays with ttyS0
+        virtio-console-device                      a virtio console (hvc0, or hvc1
+                                                   when the kernel has SBI's hvc0):
+                                                   output goes to this terminal; the
+                                                   keyboard too under -serial none
         virtio-serial-device + virtconsole         QEMU's spelling of the same
 
 DISPLAY AND CONSOLE OPTIONS

@@ -4,7 +4,7 @@
 // line on stderr, "tsvisor: ..." naming the flag or file, exit status 1.
 import { readFileSync } from "node:fs";
 import { constants as osConstants } from "node:os";
-import type { MachineConfig } from "../machine/config.js";
+import { hasVirtioConsole, type MachineConfig } from "../machine/config.js";
 import { UserError, type Machine } from "../machine/machine.js";
 import { NodeHost, TraceWriter, checkReadableFile, errnoText, isSystemError } from "../host/node-host.js";
 import { Terminal } from "../host/terminal.js";
@@ -41,7 +41,9 @@ async function main(argv: string[]): Promise<number> {
   checkFiles(config, command.defaultGuest);
 
   const trace = config.debug.length > 0 ? new TraceWriter(config.debugFile) : undefined;
-  const terminal = new Terminal({ serial: config.serial });
+  // Under -serial none an hvc0 (virtio-console) gets the keyboard, with the escapes.
+  const keyboard = config.serial === "none" && hasVirtioConsole(config) ? "mon:stdio" : config.serial;
+  const terminal = new Terminal({ serial: keyboard });
   const host = new NodeHost({ terminal, trace });
   cleanup = () => {
     cleanup = () => {};

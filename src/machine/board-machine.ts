@@ -83,12 +83,11 @@ export class BoardMachine implements Machine {
       sliceInstructions,
       reset: () => (this.instance = build(ctx)),
     });
-    if (config.serial !== "none") {
-      host.onConsoleInput((data) => {
-        this.instance.receive(data);
-        this.loop.wake();
-      });
-    }
+    // The board routes the keyboard (UART0, or hvc0 under -serial none) or drops it.
+    host.onConsoleInput((data) => {
+      this.instance.receive(data);
+      this.loop.wake();
+    });
   }
 
   async run(): Promise<number> {

@@ -90,3 +90,11 @@ export const DEFAULT_CONFIG: MachineConfig = {
   netdevs: [],
   devices: [],
 };
+
+/** -device names that create virtio-console's hvc0. */
+const CONSOLE_DRIVERS = new Set(["virtio-console-device", "virtio-serial-device", "virtconsole"]);
+
+/** Whether the config has an hvc0: with -serial none it then takes the keyboard. */
+export function hasVirtioConsole(config: MachineConfig): boolean {
+  return config.devices.some((d) => CONSOLE_DRIVERS.has(d.driver));
+}

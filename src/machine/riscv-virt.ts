@@ -14,6 +14,7 @@ import { VirtioMmio } from "../hw/virtio/virtio-mmio.js";
 import { createVirtioDevices, warnOf } from "./virtio-devices.js";
 import { IRQ_M_EXT, IRQ_M_SOFT, IRQ_M_TIMER, IRQ_S_EXT } from "../target/riscv/cpu.js";
 import { createHarts } from "./riscv-harts.js";
+import { VirtioConsole } from "../hw/virtio/virtio-console.js";
 import { buildResetVector } from "./boot-rom.js";
 import type { MachineConfig } from "./config.js";
 import type { Machine, MachineHost } from "./machine.js";
@@ -211,6 +212,7 @@ export function buildVirt(ctx: BoardContext): BoardInstance {
   bus.map(m.plic.base, plic, "plic");
   bus.map(m.uart0.base, uart, "uart0");
   const virtio = createVirtioDevices(ctx, VIRT_VIRTIO_COUNT);
+  const hvc = virtio.find((d): d is VirtioConsole => d instanceof VirtioConsole);
   for (let i = 0; i < VIRT_VIRTIO_COUNT; i++) {
     // Devices fill the slots from the last one down, as in QEMU (see the device tree).
     const dev = virtio[VIRT_VIRTIO_COUNT - 1 - i];
@@ -224,7 +226,8 @@ export function buildVirt(ctx: BoardContext): BoardInstance {
     bus,
     cpus,
     dtb,
-    receive: (data) => uart.receive(data),
+    // The keyboard goes to UART0; with -serial none, to virtio-console's hvc0 if there is one.
+    receive: config.serial !== "none" ? (data) => uart.receive(data) : (data) => hvc?.receive(data),
     poll: () => {
       clint.update();
       rtc.poll();
