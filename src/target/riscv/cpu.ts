@@ -511,11 +511,6 @@ export class RiscvCpu {
     this.fetchStart = Infinity;
   }
 
-  /** Privilege used for loads and stores (MPRV makes M-mode use MPP's). */
-  private dataPriv(): number {
-    return this.dprv;
-  }
-
   /** Recomputes dprv after a change of privilege or of mstatus.MPRV/MPP. */
   private updateDataPriv(): void {
     this.dprv = this.priv === PRV_M && (this.mstatus & MSTATUS_MPRV) !== 0
@@ -636,14 +631,14 @@ export class RiscvCpu {
 
   /** Translates both pages of a page-crossing store so that a fault writes nothing. */
   private probeStore(vlo: number, vhi: number): void {
-    const prv = this.dataPriv();
+    const prv = this.dprv;
     this.translate(vlo, vhi, ACC_WRITE, prv);
     const nlo = ((vlo | 0xfff) + 1) | 0; // first byte of the next page
     const nhi = (nlo >>> 0) < (vlo >>> 0) ? (vhi + 1) | 0 : vhi;
     this.translate(nlo, nhi, ACC_WRITE, prv);
   }
 
-  /** Loads 8 bytes into x[rd] (or, with rd < 0, into f[-rd-1]). */
+  /** Loads 8 bytes into the register file `xr` (x or f words) at `slot`, `slot + 1`. */
   private load64(vlo: number, vhi: number, xr: Int32Array, slot: number): void {
     const off = this.dataOffset(vlo, vhi, 8, ACC_READ);
     let lo: number, hi: number;
@@ -678,7 +673,7 @@ export class RiscvCpu {
   /** A store that crosses a page: translate both pages first so a fault writes nothing. */
   private storeBytes(vlo: number, vhi: number, size: number, value: number): void {
     this.probeStore(vlo, vhi);
-    const prv = this.dataPriv();
+    const prv = this.dprv;
     for (let i = 0; i < size; i++) {
       const lo = (vlo + i) | 0;
       const hi = (lo >>> 0) < (vlo >>> 0) ? (vhi + 1) | 0 : vhi;
@@ -705,7 +700,7 @@ export class RiscvCpu {
 
   // ---------------------------------------------------------------- instruction fetch
 
-  /** Fetches the (possibly compressed) instruction at pc; returns raw bits, length via ilen. */
+  /** Fetches the instruction at pc off the fast path: a new page, ROM, or a page-crossing one. */
   private fetchSlow(pc: number): number {
     const lo = pc | 0;
     const hi = Math.floor(pc / TWO32) | 0;
