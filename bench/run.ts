@@ -19,10 +19,18 @@
 // - I/O (bench/io.ts, one more boot per emulator and run, with a disk and a NIC): guest
 //   sequential write and read MiB/s on virtio-blk, guest-to-host TCP MiB/s through
 //   user-mode networking.
+// - CPU (bench/cpu-parts.ts, in the same boots as bench-cpu): CoreMark iterations/s and
+//   guest MIPS on the integer, memory-bound, TLB-bound and floating-point parts, for
+//   tsvisor with the translator (-accel tcg, the default), tsvisor's interpreter alone
+//   (-accel tcg,jit=off: one more boot per run) and QEMU; ratios to QEMU.
 import * as os from "node:os";
+import * as path from "node:path";
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { BENCH_CPU, SHELL_PROMPT, guestPaths, type GuestPaths } from "../guest/paths.js";
-import { GuestSession, onPath } from "../test/lib/guest-session.js";
+import { GuestSession, TSVISOR_MAIN, onPath } from "../test/lib/guest-session.js";
+import { COREMARK_TARGET_S } from "./coremark.js";
+import { PARTS, PART_LABELS, cpuMips, measureCpu, type CpuOptions, type CpuResult, type Part } from "./cpu-parts.js";
 import { DISK_MIB, NET_MIB, measureIo, type IoResult } from "./io.js";
 
 const BENCH_ROUNDS = 20;
@@ -35,6 +43,8 @@ const QEMU = "qemu-system-riscv64";
 /** Boots per emulator; each figure is the median over them. */
 const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 3) || 3);
 const STATS_LINE = /tsvisor: (\d+) instructions retired in ([\d.]+) seconds/;
+/** tsvisor's interpreter alone: the CPU table's middle column. */
+const INTERPRETER_ACCEL = "tcg,jit=off";
 
 interface BenchCpuRun {
   rounds: number;
@@ -58,6 +68,8 @@ interface RunResult {
   perRound?: number;
   totalInstructions?: number;
   totalS?: number;
+  /** CoreMark and the CPU parts (bench/cpu-parts.ts). */
+  cpu?: CpuResult;
   error?: string;
 }
 
@@ -70,6 +82,14 @@ async function main(): Promise<number> {
     return 1;
   }
   printHeader();
+  const cpuOptions = (tsvisor: boolean): CpuOptions => ({
+    timeoutMs: COMMAND_TIMEOUT_MS,
+    countsInstructions: tsvisor,
+    verify: tsvisor,
+    coremarkBinary: path.join(path.dirname(paths.initramfs), "coremark"),
+    benchCpuBinary: paths.benchCpu,
+  });
+  const interpreter = accelAccepted(INTERPRETER_ACCEL);
 
   const qemuArgs = ["-M", "virt", "-m", "256M", "-nographic", "-bios", "default",
     "-kernel", paths.kernel, "-initrd", paths.initramfs, "-append", paths.cmdline];
@@ -77,13 +97,19 @@ async function main(): Promise<number> {
   const qmRuns: RunResult[] = [];
   const tsIo: IoResult[] = [];
   const qmIo: IoResult[] = [];
+  const interpRuns: RunResult[] = [];
   // Alternating, so a change in the host's load touches both emulators alike.
   for (let i = 1; i <= RUNS; i++) {
     process.stderr.write(`bench: run ${i}/${RUNS}: tsvisor...\n`);
-    tsRuns.push(await measure("tsvisor", () => GuestSession.tsvisor(["--default-guest"], { TSVISOR_STATS: "1" })));
+    tsRuns.push(await measure("tsvisor", () => GuestSession.tsvisor(["--default-guest"], { TSVISOR_STATS: "1" }), cpuOptions(true)));
+    if (interpreter) {
+      process.stderr.write(`bench: run ${i}/${RUNS}: tsvisor -accel ${INTERPRETER_ACCEL}...\n`);
+      interpRuns.push(await measureCpuOnly(`tsvisor -accel ${INTERPRETER_ACCEL}`,
+        () => GuestSession.tsvisor(["--default-guest", "-accel", INTERPRETER_ACCEL]), cpuOptions(true)));
+    }
     if (onPath(QEMU)) {
       process.stderr.write(`bench: run ${i}/${RUNS}: qemu...\n`);
-      qmRuns.push(await measure("qemu", () => GuestSession.qemu(qemuArgs)));
+      qmRuns.push(await measure("qemu", () => GuestSession.qemu(qemuArgs), cpuOptions(false)));
     }
     process.stderr.write(`bench: run ${i}/${RUNS}: tsvisor I/O...\n`);
     tsIo.push(await measureIo("tsvisor", (dev) => GuestSession.tsvisor(["--default-guest", ...dev])));
@@ -97,11 +123,13 @@ async function main(): Promise<number> {
   const tsI = medianIo(tsIo);
   const qmI = qmIo.length > 0 ? medianIo(qmIo) : undefined;
   printResults(ts, qm, tsI, qmI);
+  printCpu(tsRuns, interpreter ? interpRuns : undefined, qmRuns.length > 0 ? qmRuns : undefined);
   process.stdout.write(`\nboot to shell, each run (s): tsvisor ${tsRuns.map((r) => fmt(r.bootS, 2)).join(" ")}` +
     (qm ? `; qemu ${qmRuns.map((r) => fmt(r.bootS, 2)).join(" ")}` : "") + "\n");
   const io = (runs: IoResult[]) => runs.map((r) => `${fmt(r.diskWrite, 1)}/${fmt(r.diskRead, 1)}/${fmt(r.netSend, 1)}`).join(" ");
   process.stdout.write(`disk write/read/net MiB/s, each run: tsvisor ${io(tsIo)}` + (qm ? `; qemu ${io(qmIo)}` : "") + "\n");
-  return ts.error || qm?.error || tsI.error || qmI?.error ? 1 : 0;
+  const interpFailed = interpRuns.some((r) => r.error);
+  return ts.error || qm?.error || tsI.error || qmI?.error || interpFailed ? 1 : 0;
 }
 
 function mid(values: (number | undefined)[]): number | undefined {
@@ -139,8 +167,8 @@ function median(runs: RunResult[]): RunResult {
   };
 }
 
-/** Boots one emulator, runs bench-cpu twice and powers off. */
-async function measure(name: string, start: () => GuestSession): Promise<RunResult> {
+/** Boots one emulator, runs bench-cpu twice, CoreMark and the CPU parts, and powers off. */
+async function measure(name: string, start: () => GuestSession, cpu: CpuOptions): Promise<RunResult> {
   const r: RunResult = {};
   const s = start();
   const tsvisor = name === "tsvisor";
@@ -164,6 +192,8 @@ async function measure(name: string, start: () => GuestSession): Promise<RunResu
       r.perRound = (r.deltaMany - r.deltaOne!) / (BENCH_ROUNDS - 1);
     }
     else r.long = await benchCpu(s, QEMU_MIPS_ROUNDS);
+    r.cpu = await measureCpu(s, cpu);
+    if (r.cpu.error) throw new Error(r.cpu.error);
     await s.send("poweroff\n");
     const status = await s.exit(COMMAND_TIMEOUT_MS);
     if (status.code !== 0) throw new Error(`${name} exited with ${JSON.stringify(status)} after poweroff`);
@@ -181,6 +211,106 @@ async function measure(name: string, start: () => GuestSession): Promise<RunResu
     s.close();
   }
   return r;
+}
+
+/** Boots, runs only CoreMark and the CPU parts, and powers off (the interpreter column). */
+async function measureCpuOnly(name: string, start: () => GuestSession, cpu: CpuOptions): Promise<RunResult> {
+  const r: RunResult = {};
+  const s = start();
+  try {
+    await s.expect(SHELL_PROMPT, BOOT_TIMEOUT_MS);
+    r.bootS = (performance.now() - s.startedAt) / 1000;
+    r.cpu = await measureCpu(s, cpu);
+    if (r.cpu.error) throw new Error(r.cpu.error);
+    await s.send("poweroff\n");
+    const status = await s.exit(COMMAND_TIMEOUT_MS);
+    if (status.code !== 0) throw new Error(`${name} exited with ${JSON.stringify(status)} after poweroff`);
+  } catch (err) {
+    r.error = (err as Error).message;
+    process.stderr.write(`bench: ${name} failed: ${r.error}\n`);
+  } finally {
+    s.close();
+  }
+  return r;
+}
+
+/** Whether this tsvisor accepts `-accel <accel>` (a flag still being added shows as no). */
+function accelAccepted(accel: string): boolean {
+  const r = spawnSync(process.execPath, [TSVISOR_MAIN, "-accel", accel, "-M", "help"], { stdio: "ignore", timeout: 30_000 });
+  return r.status === 0;
+}
+
+/** One engine's CPU figures: medians over its runs. */
+interface CpuFigures {
+  coremark?: number;
+  coremarkIterations?: number;
+  bootS?: number;
+  mips: Partial<Record<Part, number>>;
+}
+
+/** Instructions per round of each part: the median of what tsvisor's instret counted. */
+function perRoundCounts(runs: RunResult[]): Partial<Record<Part, number>> {
+  const counts: Partial<Record<Part, number>> = {};
+  for (const part of PARTS) counts[part] = mid(runs.map((r) => r.cpu?.perRound[part]));
+  return counts;
+}
+
+/** An engine's medians; MIPS from its own instret where it has one (tsvisor), else from
+ *  `perRound` (the parts are deterministic: the same work takes the same instructions). */
+function cpuFigures(runs: RunResult[], perRound: Partial<Record<Part, number>>): CpuFigures {
+  const mips: Partial<Record<Part, number>> = {};
+  for (const part of PARTS) {
+    mips[part] = mid(runs.map((r) => cpuMips(r.cpu?.parts[part], r.cpu?.perRound[part] ?? perRound[part])));
+  }
+  return {
+    coremark: mid(runs.map((r) => r.cpu?.coremark?.iterationsPerSec)),
+    coremarkIterations: mid(runs.map((r) => r.cpu?.coremark?.iterations)),
+    bootS: mid(runs.map((r) => r.bootS)),
+    mips,
+  };
+}
+
+/** The CPU table: CoreMark and per-part MIPS, translator / interpreter / QEMU, with
+ *  tsvisor's figures as fractions of QEMU's (higher is better; the goal is 0.5x+). */
+function printCpu(tsRuns: RunResult[], interpRuns: RunResult[] | undefined, qmRuns: RunResult[] | undefined): void {
+  const perRound = perRoundCounts([...tsRuns, ...(interpRuns ?? [])]);
+  const ts = cpuFigures(tsRuns, perRound);
+  const ip = interpRuns ? cpuFigures(interpRuns, perRound) : undefined;
+  const qm = qmRuns ? cpuFigures(qmRuns, perRound) : undefined;
+  const of = (a?: number, b?: number) => (a !== undefined && b !== undefined && b > 0 ? `${(a / b).toFixed(3)}x` : "-");
+  const row = (label: string, get: (f: CpuFigures) => number | undefined, digits: number) => {
+    const [a, b, c] = [get(ts), ip && get(ip), qm && get(qm)];
+    return [label, fmt(a, digits), fmt(b, digits), fmt(c, digits), of(a, c), of(b, c)];
+  };
+  const rows: string[][] = [
+    ["CPU (in the guest)", "tsvisor tcg", `tsvisor jit=off`, "qemu", "tcg / qemu", "jit=off / qemu"],
+    row("CoreMark (iterations/s)", (f) => f.coremark, 1),
+    ...PARTS.map((part) => row(`guest MIPS, ${PART_LABELS[part]}`, (f) => f.mips[part], 1)),
+  ];
+  process.stdout.write("\n" + table(rows) + "\n\n");
+  const details: string[][] = [
+    ["CPU detail", "value"],
+    ...PARTS.map((part) => [`bench-cpu ${part}: instructions per round (tsvisor instret)`, count(perRound[part])]),
+    ["CoreMark iterations in the measured run: tcg / jit=off / qemu",
+      [ts, ip, qm].map((f) => count(f?.coremarkIterations)).join(" / ")],
+    [`boot to shell with -accel ${INTERPRETER_ACCEL} (s)`, fmt(ip?.bootS, 2)],
+  ];
+  process.stdout.write(table(details) + "\n\n");
+  if (!interpRuns) {
+    process.stdout.write(`(this tsvisor does not accept -accel ${INTERPRETER_ACCEL} yet: no interpreter column)\n`);
+  }
+  process.stdout.write(
+    `CoreMark: \`coremark 0x0 0x0 0x66 N\` (EEMBC CoreMark 1.0, 2K performance run, gcc -O2), N sized\n` +
+      `by short runs to last about ${COREMARK_TARGET_S} s on each engine; iterations/s as CoreMark reports it (guest\n` +
+      `clock). Its CRCs are checked in every run (and against qemu-riscv64 for tsvisor's). Parts:\n` +
+      `\`bench-cpu int|mem|tlb|fp N\` sized to last about 2 s; MIPS = instructions (rdinstret on\n` +
+      `tsvisor; for QEMU, tsvisor's count per round, as its instret is not exact) / bench-cpu's\n` +
+      `elapsed time. tlb chases pointers through 1024 random pages: QEMU's software TLB (256\n` +
+      `entries by default) misses on most steps there.\n`,
+  );
+  interpRuns?.forEach((r, i) => {
+    if (r.error) process.stdout.write(`\ntsvisor -accel ${INTERPRETER_ACCEL} run ${i + 1} FAILED:\n${r.error}\n`);
+  });
 }
 
 /** Asks tsvisor (TSVISOR_STATS=1) for its retired-instruction count with SIGUSR2. */
@@ -296,7 +426,8 @@ function packageVersion(): string {
   }
 }
 
-main().then(
+// `npm run bench -- kvm`: the x86-64 KVM table (bench/kvm.ts) instead.
+(process.argv[2] === "kvm" ? import("./kvm.js").then((m) => m.benchKvm()) : main()).then(
   (code) => process.exit(code),
   (err) => {
     process.stderr.write(`bench: ${(err as Error).stack ?? err}\n`);

@@ -6,6 +6,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { isBuilt, outputDir, recipeKey } from "./cache.js";
 import { findTarget, TARGET_SETS } from "./targets.js";
+import { aptCandidateVersions } from "./x86-targets.js";
 
 /** Kernel command line for the riscv64 boards: the 16550 is the console; earlycon
  *  prints through the SBI console (OpenSBI) until the UART driver is up. */
@@ -30,6 +31,20 @@ export const BENCH_CPU = {
   defaultRounds: 20,
   checksums: { 1: "ea227b6c", 20: "819493b6" } as Readonly<Record<number, string>>,
   pattern: /bench-cpu: rounds=(\d+) checksum=([0-9a-f]{8}) elapsed_ms=([\d.]+)/,
+} as const;
+
+/** /bin/coremark SEED1 SEED2 SEED3 ITERATIONS: EEMBC CoreMark (guest/riscv64/coremark).
+ *  `0x0 0x0 0x66 N` is its performance run; with its 2000 bytes of data CoreMark checks
+ *  the list/matrix/state CRCs itself (it prints "ERROR! ... crc" when one is wrong). Runs
+ *  under 10 s also print "Must execute for at least 10 secs" and "Errors detected". */
+export const COREMARK = {
+  path: "/bin/coremark",
+  performanceSeeds: "0x0 0x0 0x66",
+  iterationsPerSec: /Iterations\/Sec\s*:\s*([\d.]+)/,
+  crcLine: /^\[0\](crclist|crcmatrix|crcstate|crcfinal)\s*:\s*(0x[0-9a-f]{4})/gm,
+  crcError: /ERROR! (list|matrix|state) crc/,
+  /** The only error a short but correct run reports. */
+  tooShort: "ERROR! Must execute for at least 10 secs",
 } as const;
 
 /** Firmware from Debian packages (opensbi, u-boot-qemu, qemu-system-data). */
@@ -81,7 +96,8 @@ export function targetKey(name: string): string {
     files: t.files,
     packages: t.packages,
     deps,
-    code: t.build.toString(),
+    // Downloaded packages' versions ride along with the steps' code (no field of their own).
+    code: t.build.toString() + (t.downloads ? JSON.stringify(aptCandidateVersions(t.downloads)) : ""),
   });
   keys.set(name, key);
   return key;
@@ -127,6 +143,30 @@ export function guestPaths(): GuestPaths {
     ubootMmode: requireFile(FIRMWARE.ubootMmode, "u-boot-qemu"),
     cmdline: KERNEL_CMDLINE,
   };
+}
+
+/** An x86-64 guest: a bzImage and its initramfs (gzip'd cpio). */
+export interface X86GuestPaths {
+  kernel: string;
+  initrd: string;
+}
+
+/** Our x86-64 kernel (guest/x86_64/linux.config) and its busybox initramfs, whose /init
+ *  writes the boot-timer port 0x440, mounts proc/sys/dev, prints a banner and starts a
+ *  shell with SHELL_PROMPT on ttyS0. Throws GuestNotBuiltError naming the fix. */
+export function x86GuestPaths(): X86GuestPaths {
+  return {
+    kernel: path.join(targetDir("x86-kernel"), "bzImage"),
+    initrd: path.join(targetDir("x86-initramfs"), "initramfs.cpio.gz"),
+  };
+}
+
+/** Debian's stock x86-64 kernel (linux-image-amd64) and an initramfs with the same /init
+ *  that first loads its virtio modules (virtio_mmio finds devices through ACPI only:
+ *  Debian has no VIRTIO_MMIO_CMDLINE_DEVICES). Throws GuestNotBuiltError naming the fix. */
+export function debianX86GuestPaths(): X86GuestPaths {
+  const dir = targetDir("x86-debian");
+  return { kernel: path.join(dir, "vmlinuz"), initrd: path.join(dir, "initramfs.cpio.gz") };
 }
 
 /** Builds whatever of the set is missing (installing packages if needed), then returns

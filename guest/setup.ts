@@ -23,11 +23,14 @@ export const PROJECT_PACKAGES = [
   "gcc",
   "libc6-dev",
   "dpkg-dev",
+  "libelf-dev", // objtool, for the x86-64 guest kernel
   "opensbi",
   "u-boot-qemu",
   "device-tree-compiler",
   "qemu-user",
   "qemu-system-misc",
+  "qemu-system-x86", // the reference for the x86-64 guests (test/x86-guest.test.ts)
+  "acpica-tools", // iasl: checks the ACPI tables of the x86 board (test/x86-*.test.ts)
   "qemu-utils", // qemu-img: interoperability tests of tsvisor's qcow2 (test/qcow2*.test.ts)
 ] as const;
 

@@ -7,6 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { BuildLog, RunOptions } from "./build-log.js";
 import type { Progress } from "../src/host/progress.js";
+import { X86_TARGETS } from "./x86-targets.js";
 
 const LINUX_TARBALL = "/usr/src/linux-source-6.1.tar.xz";
 const CROSS = "riscv64-linux-gnu-";
@@ -42,6 +43,9 @@ export interface Target {
   files: readonly string[];
   /** Debian packages the steps use; their versions are part of the key. */
   packages: readonly string[];
+  /** Debian packages the steps fetch with `apt-get download` (not installed); their
+   *  candidate versions are part of the key. */
+  downloads?: readonly string[];
   deps: readonly string[];
   /** Files the build leaves in out/; their presence is checked before install. */
   outputs: readonly string[];
@@ -226,6 +230,16 @@ async function buildInitramfs(ctx: BuildContext): Promise<void> {
     bins[name] = path.join(ctx.work, name);
     await ctx.run(`${CROSS}gcc`, ["-O2", "-static", "-Wall", "-o", bins[name], path.join(ctx.recipe, `${name}.c`), "-lm"]);
   }
+  // EEMBC CoreMark, unmodified, with its posix port (flags as posix/core_portme.mak);
+  // the seeds and iteration count come from the command line (SEED_ARG).
+  ctx.progress.step("compile coremark (riscv64, static)");
+  const cm = path.join(ctx.recipe, "coremark");
+  const cmFlags = "-O2 -static";
+  bins.coremark = path.join(ctx.work, "coremark");
+  await ctx.run(`${CROSS}gcc`, [...cmFlags.split(" "), `-I${path.join(cm, "posix")}`, `-I${cm}`, "-DPERFORMANCE_RUN=1",
+    "-DITERATIONS=0", `-DFLAGS_STR="${cmFlags}"`, '-DMEM_LOCATION="heap"', "-o", bins.coremark,
+    ...["core_list_join.c", "core_main.c", "core_matrix.c", "core_state.c", "core_util.c", "posix/core_portme.c"]
+      .map((f) => path.join(cm, f))]);
 
   ctx.progress.step("pack initramfs (gen_init_cpio | gzip)");
   fs.writeFileSync(path.join(ctx.work, "passwd"), "root:x:0:0:root:/:/bin/sh\n");
@@ -237,6 +251,10 @@ async function buildInitramfs(ctx: BuildContext): Promise<void> {
   await ctx.run("gzip", ["-9", "-n", cpio]); // leaves initramfs.cpio.gz
   for (const name of Object.keys(bins)) fs.copyFileSync(bins[name], path.join(ctx.out, name));
 }
+
+/** EEMBC CoreMark's sources (guest/riscv64/coremark/README.md says where they came from). */
+const COREMARK_FILES = ["core_list_join.c", "core_main.c", "core_matrix.c", "core_state.c", "core_util.c", "coremark.h",
+  "posix/core_portme.c", "posix/core_portme.h", "posix/core_portme_posix_overrides.h"].map((f) => `coremark/${f}`);
 
 const CROSS_PACKAGES = ["gcc-riscv64-linux-gnu", "binutils-riscv64-linux-gnu", "libc6-dev-riscv64-cross"];
 
@@ -263,20 +281,21 @@ export const TARGETS: readonly Target[] = [
   },
   {
     name: "initramfs",
-    description: "gzip'd cpio: busybox, /init, fptest, bench-cpu, udhcpc script",
+    description: "gzip'd cpio: busybox, /init, fptest, bench-cpu, coremark, udhcpc script",
     version: 1,
-    files: ["init", "inittab", "udhcpc.script", "fptest.c", "bench-cpu.c"],
+    files: ["init", "inittab", "udhcpc.script", "fptest.c", "bench-cpu.c", ...COREMARK_FILES],
     packages: [...CROSS_PACKAGES, "linux-source-6.1", "gcc", "gzip", "xz-utils"],
     deps: ["busybox"],
-    outputs: ["initramfs.cpio.gz", "initramfs.list", "fptest", "bench-cpu"],
+    outputs: ["initramfs.cpio.gz", "initramfs.list", "fptest", "bench-cpu", "coremark"],
     build: buildInitramfs,
   },
+  ...X86_TARGETS,
 ];
 
 /** Named sets of targets: `build.js` builds "default", `build.js --all` builds "all". */
 export const TARGET_SETS: Readonly<Record<"default" | "all", readonly string[]>> = {
   default: ["kernel", "initramfs"],
-  all: ["kernel", "initramfs"],
+  all: ["kernel", "initramfs", ...X86_TARGETS.map((t) => t.name)],
 };
 
 export function findTarget(name: string): Target {

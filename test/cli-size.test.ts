@@ -2,6 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
+import { RAM_OFFSET } from "../src/machine/guest-memory.js";
 import { MAX_RAM_BYTES, RAM_GRANULE, formatSize, parseRamSize, parseSize } from "../src/cli/size.js";
 import { UserError } from "../src/machine/machine.js";
 
@@ -39,14 +40,14 @@ test("bad sizes name the flag and the value", () => {
   assert.throws(() => parseRamSize(""), /invalid RAM size/);
   assert.throws(() => parseRamSize("M"), /invalid RAM size/);
   assert.throws(() => parseRamSize("1.5B"), /invalid RAM size/);
-  assert.throws(() => parseRamSize("8G"), /^UserError: -m 8G: RAM size too large \(at most 4095M\)$/);
+  assert.throws(() => parseRamSize("8G"), /^UserError: -m 8G: RAM size too large \(at most 4094M\)$/);
   assert.throws(() => parseRamSize("4G"), /too large/);
   assert.throws(() => parseRamSize("1e3"), /invalid RAM size/);
 });
 
 test("the largest size is accepted and the limit fits one wasm32 memory", () => {
   assert.equal(parseRamSize(formatSize(MAX_RAM_BYTES)), MAX_RAM_BYTES);
-  assert.ok(MAX_RAM_BYTES + 0x10000 <= 4 * G);
+  assert.ok(MAX_RAM_BYTES + RAM_OFFSET <= 4 * G);
 });
 
 test("formatSize picks the largest exact unit", () => {

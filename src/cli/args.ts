@@ -5,9 +5,9 @@
 // either stands alone or takes the next argument verbatim, even one that starts with a
 // dash (`-append -v`). Suboptions are `key=value` lists where `,,` is a literal comma.
 // The last occurrence of an option wins, as in QEMU.
-import { DEFAULT_CONFIG, type MachineConfig, type MachineType } from "../machine/config.js";
+import { DEFAULT_CONFIG, type Accelerator, type MachineConfig, type MachineType } from "../machine/config.js";
 import { UserError } from "../machine/machine.js";
-import { parseRamSize } from "./size.js";
+import { MAX_RAM_BYTES, parseRamSize, parseSize } from "./size.js";
 import { applyDevice, applyDrive, applyNet, applyNetdev, applyNic, deviceHelp, finishDevices } from "./device-args.js";
 
 /** What the project's default guest (guest/paths.ts) contributes to --default-guest. */
@@ -17,9 +17,17 @@ export interface DefaultGuest {
   append: string;
 }
 
+/** Which of the project's guests --default-guest boots: RISC-V (tcg) or x86-64 (kvm). */
+export type GuestArch = "riscv64" | "x86_64";
+
 export interface ParseOptions {
-  /** Supplies the default guest's files; needed only when --default-guest is given. */
-  defaultGuest?: () => DefaultGuest;
+  /**
+   * Supplies the default guest's files; needed only when --default-guest is given, and
+   * called once the line is read (-accel kvm picks the x86-64 guest).
+   */
+  defaultGuest?: (arch: GuestArch) => DefaultGuest;
+  /** The host is x86-64 Linux: -accel kvm without -M picks the microvm board. */
+  kvmHost?: boolean;
 }
 
 export type CliCommand =
@@ -32,7 +40,13 @@ export type CliCommand =
 export const MACHINES: ReadonlyArray<readonly [MachineType, string]> = [
   ["spike", "RISC-V Spike board (HTIF console, for ISA tests)"],
   ["virt", "RISC-V VirtIO board (default)"],
+  ["microvm", "x86-64 microvm under KVM (-accel kvm; the default with -accel kvm)"],
 ];
+
+/** CPUs the microvm board takes (-smp); the RISC-V boards run one hart for now. */
+export const MICROVM_MAX_CPUS = 64;
+/** RAM ends below the MMIO hole at 3 GiB on microvm. */
+const MICROVM_MAX_RAM = 3 * 1024 * 1024 * 1024;
 
 /** -d items the CPU and board understand. */
 export const DEBUG_ITEMS: ReadonlyArray<readonly [string, string]> = [
@@ -40,6 +54,7 @@ export const DEBUG_ITEMS: ReadonlyArray<readonly [string, string]> = [
   ["int", "show interrupts and exceptions"],
   ["exec", "show trace before each executed block"],
   ["cpu", "show CPU registers before entering a block"],
+  ["boot-timer", "log the time from start to the guest's boot-timer write (port 0x440, microvm)"],
 ];
 
 const SERIAL_BACKENDS = ["mon:stdio", "stdio", "none"] as const;
@@ -53,7 +68,7 @@ const NOT_YET = new Set([
   "plugin", "semihosting", "semihosting-config", "numa", "audiodev", "usb", "usbdevice",
   "parallel", "virtioconsole", "watchdog-action", "action", "overcommit", "sandbox",
   "name", "uuid", "k", "full-screen", "trace", "L", "fw_cfg", "readconfig", "writeconfig",
-  "nodefaults", "no-shutdown", "msg", "seed", "enable-kvm",
+  "nodefaults", "no-shutdown", "msg", "seed",
 ]);
 
 interface State {
@@ -63,6 +78,14 @@ interface State {
   defaultGuest: boolean;
   /** -snapshot: every drive gets snapshot=on once the line is read. */
   snapshot: boolean;
+  /** -M gave a board type (--default-guest's virt does not count: -accel kvm may replace it). */
+  machineGiven: boolean;
+  /** The accelerators asked for, in order of preference, and the flag that asked. */
+  accel?: { candidates: Accelerator[]; where: string };
+  /** -m as given, and the error of a size too large for the RISC-V boards: judged once the board is known. */
+  mem?: { where: string; tooLarge?: UserError };
+  /** -smp as given; judged once the board is known. */
+  smp?: { total: number; where: string };
   /** Set when an option asks to print something and exit. */
   result?: CliCommand;
   opts: ParseOptions;
@@ -91,6 +114,7 @@ const OPTIONS: Record<string, OptionSpec> = {
   nographic: { arg: false, apply: () => {} }, // no display exists; serial defaults to mon:stdio
   serial: { arg: true, apply: applySerial },
   accel: { arg: true, apply: applyAccel },
+  "enable-kvm": { arg: false, apply: (s, _v, f) => (s.accel = { candidates: ["kvm"], where: f }) },
   "no-reboot": { arg: false, apply: (s) => (s.config.noReboot = true) },
   d: { arg: true, apply: applyDebug },
   D: { arg: true, apply: (s, v, f) => (s.config.debugFile = nonEmpty(v, f, "a file name")) },
@@ -110,6 +134,7 @@ export function parseArgs(argv: readonly string[], opts: ParseOptions = {}): Cli
     // DEFAULT_CONFIG's arrays are copied: the parser appends to them.
     config: { ...DEFAULT_CONFIG, debug: [...DEFAULT_CONFIG.debug], drives: [], netdevs: [], devices: [] },
     defaultGuest: false,
+    machineGiven: false,
     snapshot: false,
     opts,
   };
@@ -134,6 +159,7 @@ export function parseArgs(argv: readonly string[], opts: ParseOptions = {}): Cli
     if (s.result) return s.result;
   }
   s.config.serial = s.serial ?? "mon:stdio";
+  resolveBoard(s);
   finishDevices(s);
   return { kind: "run", config: s.config, defaultGuest: s.defaultGuest };
 }
@@ -156,7 +182,6 @@ function optionName(arg: string): string | undefined {
 }
 
 function notYetReason(name: string): string {
-  if (name === "enable-kvm") return KVM_ERROR;
   if (name === "cpu") return "not supported yet (the CPU is always RV64GC)";
   return "not supported yet";
 }
@@ -168,17 +193,64 @@ function nonEmpty(value: string, flag: string, what: string): string {
 
 function applyDefaultGuest(s: State, _value: string, flag: string): void {
   if (!s.opts.defaultGuest) throw new UserError(`${flag}: the default guest is not available`);
-  const guest = s.opts.defaultGuest();
-  // Same as -M virt -m 256M -nographic -bios default -kernel .. -initrd .. -append ..
+  // Same as -M virt -m 256M -nographic -bios default -kernel .. -initrd .. -append ..; the
+  // files are filled in at the end (resolveBoard), where they are still unset, because
+  // -accel kvm later on the line makes it the x86-64 guest on microvm instead.
   Object.assign(s.config, {
     machine: "virt",
     memBytes: 256 * 1024 * 1024,
     bios: "default",
-    kernel: guest.kernel,
-    initrd: guest.initrd,
-    append: guest.append,
+    kernel: undefined,
+    initrd: undefined,
+    append: undefined,
   });
+  s.machineGiven = false;
   s.defaultGuest = true;
+}
+
+/**
+ * Settles the board and the accelerator once the whole line is read (flags may come in
+ * any order): -accel kvm alone picks microvm on an x86-64 Linux host, -M microvm alone
+ * runs under kvm, KVM with a RISC-V board is refused, -smp is judged for the board, and
+ * --default-guest's files are those of the board's architecture.
+ */
+function resolveBoard(s: State): void {
+  const c = s.config;
+  const accel = s.accel;
+  if (accel) {
+    const kvmOnly = accel.candidates.length === 1 && accel.candidates[0] === "kvm";
+    if (kvmOnly && !s.machineGiven && s.opts.kvmHost) c.machine = "microvm";
+    if (c.machine === "microvm") {
+      if (!accel.candidates.includes("kvm")) {
+        throw new UserError(`${accel.where}: -M microvm runs only under KVM (-accel kvm); tcg emulates RISC-V`);
+      }
+      c.accel = "kvm";
+    } else {
+      if (!accel.candidates.includes("tcg")) throw new UserError(`${accel.where}: ${KVM_ERROR}`);
+      c.accel = "tcg";
+    }
+  } else {
+    c.accel = c.machine === "microvm" ? "kvm" : "tcg";
+  }
+  if (s.mem) {
+    const tooLarge = s.mem.tooLarge !== undefined || c.memBytes > MICROVM_MAX_RAM;
+    if (c.machine === "microvm" && tooLarge) throw new UserError(`${s.mem.where}: microvm takes at most 3 GiB of RAM (3072M)`);
+    if (s.mem.tooLarge) throw s.mem.tooLarge;
+  }
+  if (s.smp) {
+    const { total, where } = s.smp;
+    if (c.machine === "microvm" && total > MICROVM_MAX_CPUS) {
+      throw new UserError(`${where}: at most ${MICROVM_MAX_CPUS} CPUs on microvm`);
+    }
+    if (c.machine !== "microvm" && total > 1) throw new UserError(`${where}: only 1 CPU is supported for now`);
+    c.smp = total;
+  }
+  if (s.defaultGuest) {
+    const guest = s.opts.defaultGuest!(c.machine === "microvm" ? "x86_64" : "riscv64");
+    c.kernel ??= guest.kernel;
+    c.initrd ??= guest.initrd;
+    c.append ??= guest.append;
+  }
 }
 
 /** -machine [type=]virt|spike[,dumpdtb=FILE][,accel=tcg]; the type may be left out. */
@@ -193,12 +265,17 @@ function applyMachine(s: State, value: string, flag: string): void {
     switch (key) {
       case "type":
         s.config.machine = machineType(val, flag, value);
+        s.machineGiven = true;
+        break;
+      case "acpi":
+        if (s.config.machine !== "microvm") throw new UserError(`${flag} ${value}: unknown machine option '${item}'`);
+        s.config.acpi = onOff(val, `${flag} ${value}`, "acpi");
         break;
       case "dumpdtb":
         s.config.dumpDtb = nonEmpty(val, `${flag} dumpdtb=`, "a file name");
         break;
       case "accel":
-        s.config.accel = accelerator(val, `${flag} ${value}`);
+        accelerator(s, val, `${flag} ${value}`);
         break;
       default:
         throw new UserError(`${flag} ${value}: unknown machine option '${item}'`);
@@ -223,13 +300,20 @@ function applyMemory(s: State, value: string, flag: string): void {
   items.forEach((item, index) => {
     const [key, val] = keyValue(item, index === 0 ? "size" : undefined);
     if (key !== "size") throw new UserError(`${flag} ${value}: '${key}' is not supported (only size)`);
-    s.config.memBytes = parseRamSize(val, flag);
+    s.mem = { where: `${flag} ${val}` };
+    try {
+      s.config.memBytes = parseRamSize(val, flag);
+    } catch (err) {
+      // Too large for RISC-V is also too large for microvm, whose message says its own limit.
+      if (!((parseSize(val) ?? 0) > MAX_RAM_BYTES)) throw err;
+      s.mem.tooLarge = err as UserError;
+    }
   });
 }
 
 const SMP_KEYS = new Set(["cpus", "maxcpus", "sockets", "dies", "clusters", "cores", "threads"]);
 
-/** -smp [cpus=]N[,maxcpus=..,sockets=..,cores=..,threads=..]: only 1 for now. */
+/** -smp [cpus=]N[,maxcpus=..,sockets=..,cores=..,threads=..]: 1 on RISC-V, up to 64 on microvm. */
 function applySmp(s: State, value: string, flag: string): void {
   let total = 1;
   splitSuboptions(value).forEach((item, index) => {
@@ -240,8 +324,7 @@ function applySmp(s: State, value: string, flag: string): void {
     }
     total = Math.max(total, Number(val));
   });
-  if (total > 1) throw new UserError(`${flag} ${value}: only 1 CPU is supported for now`);
-  s.config.smp = 1;
+  s.smp = { total, where: `${flag} ${value}` };
 }
 
 function applySerial(s: State, value: string, flag: string): void {
@@ -253,31 +336,48 @@ function applySerial(s: State, value: string, flag: string): void {
   s.serial = backend;
 }
 
-/** -accel tcg[,thread=single|multi,tb-size=N]; `kvm:tcg` falls back to tcg as in QEMU. */
+/**
+ * -accel tcg[,thread=single|multi,tb-size=N,jit=on|off] or -accel kvm; `kvm:tcg` is a list
+ * of choices as in QEMU: kvm on microvm, tcg on the RISC-V boards.
+ */
 function applyAccel(s: State, value: string, flag: string): void {
   if (value === "help" || value === "?") {
-    s.result = { kind: "print", text: "Accelerators supported in tsvisor:\ntcg\n" };
+    s.result = { kind: "print", text: "Accelerators supported in tsvisor:\ntcg\nkvm\n" };
     return;
   }
-  s.config.accel = accelerator(value, `${flag} ${value}`);
+  accelerator(s, value, `${flag} ${value}`);
 }
 
-/** Checks an accelerator with its options; `where` starts the error line. */
-function accelerator(value: string, where: string): MachineConfig["accel"] {
+/** Checks an accelerator with its options into `s`; `where` starts the error line. */
+function accelerator(s: State, value: string, where: string): void {
   const [name, ...options] = splitSuboptions(value);
-  const candidates = name.split(":");
-  if (!candidates.includes("tcg")) {
-    if (candidates.includes("kvm")) throw new UserError(`${where}: ${KVM_ERROR}`);
-    throw new UserError(`${where}: no accelerator named '${name}' (use tcg)`);
+  const names = name.split(":");
+  const candidates = names.filter((n): n is Accelerator => n === "tcg" || n === "kvm");
+  if (candidates.length === 0) {
+    throw new UserError(`${where}: no accelerator named '${name}' (use tcg${s.opts.kvmHost ? " or kvm" : ""})`);
   }
+  const tcg = candidates.includes("tcg");
   for (const option of options) {
     const [key, val] = keyValue(option);
-    const ok = (key === "thread" && (val === "single" || val === "multi")) ||
+    if (key === "jit" && !candidates.includes("tcg")) {
+      throw new UserError(`${where}: jit= is a tcg option; KVM runs the guest's code natively`);
+    }
+    if (key === "jit") {
+      s.config.jit = onOff(val, where, "jit");
+      continue;
+    }
+    const ok = tcg && ((key === "thread" && (val === "single" || val === "multi")) ||
       (key === "tb-size" && /^\d+$/.test(val)) ||
-      (key === "split-wx" && (val === "on" || val === "off"));
-    if (!ok) throw new UserError(`${where}: unknown or invalid tcg option '${option}'`);
+      (key === "split-wx" && (val === "on" || val === "off")));
+    if (!ok) throw new UserError(`${where}: unknown or invalid ${candidates.join(":")} option '${option}'`);
   }
-  return "tcg";
+  s.accel = { candidates, where };
+}
+
+function onOff(value: string, where: string, key: string): boolean {
+  if (value === "on") return true;
+  if (value === "off") return false;
+  throw new UserError(`${where}: ${key}= must be on or off`);
 }
 
 function applyDebug(s: State, value: string, flag: string): void {

@@ -9,13 +9,17 @@ export function helpText(version: string): string {
 SYNOPSIS
     tsvisor [options]
     tsvisor --default-guest [options]
+    tsvisor -accel kvm -kernel bzImage [options]
     tsvisor img create|info|check|convert|resize ...
 
 DESCRIPTION
     tsvisor emulates a RISC-V RV64GC computer in software and boots unmodified
-    firmware (OpenSBI, U-Boot) and Linux kernels on it. Its options are QEMU's:
-    a command line that works with qemu-system-riscv64 for the options below
-    works here, and every option may be written with one dash or two.
+    firmware (OpenSBI, U-Boot) and Linux kernels on it. On an x86-64 Linux host
+    with /dev/kvm it also runs x86-64 Linux guests at native speed under KVM
+    (-accel kvm, the microvm board below). Its options are QEMU's: a command
+    line that works with qemu-system-riscv64 or qemu-system-x86_64 -M microvm
+    for the options below works here, and every option may be written with
+    one dash or two.
 
     The guest's serial console is this terminal. tsvisor exits with the guest:
     a guest power-off ends it with status 0.
@@ -23,18 +27,27 @@ DESCRIPTION
 STANDARD OPTIONS
     -h, -help           print this help and exit
     -version            print the version and exit
-    -M, -machine TYPE[,dumpdtb=FILE]
-                        board to emulate: virt (default) or spike; -M help lists
-                        them. dumpdtb=FILE writes the board's device tree blob
-                        to FILE and exits; -machine dumpdtb=FILE keeps the board
+    -M, -machine TYPE[,dumpdtb=FILE][,acpi=on|off][,accel=tcg|kvm]
+                        board to emulate: virt (default), spike, or microvm
+                        (x86-64, KVM only; see below); -M help lists them.
+                        dumpdtb=FILE writes the board's device tree blob to
+                        FILE and exits; -machine dumpdtb=FILE keeps the board
     -m [size=]SIZE      guest RAM (default 128M); a number with an optional
-                        suffix K, M, G or T; a bare number means MiB
-    -smp [cpus=]N       number of CPUs; only 1 is supported for now
-    -accel tcg[,thread=single]
-                        accelerator; tcg (software) is the only one for RISC-V
+                        suffix K, M, G or T; a bare number means MiB; at most
+                        3G on microvm
+    -smp [cpus=]N       number of CPUs: 1 on virt and spike for now, 1 to 64
+                        on microvm (each vCPU runs on its own thread)
+    -accel tcg[,thread=single][,jit=on|off]
+                        software emulation (RISC-V boards); jit=off keeps tcg
+                        to the interpreter (no WebAssembly translation)
+    -accel kvm, -enable-kvm
+                        hardware virtualization through /dev/kvm: x86-64
+                        guests on the microvm board; without -M it picks
+                        microvm on an x86-64 Linux host
     --default-guest     boot the project's own Linux guest (built by npm run
                         guest), as -M virt -m 256M -nographic -bios default
                         -kernel IMAGE -initrd INITRAMFS -append CMDLINE;
+                        with -accel kvm the x86-64 guest on microvm instead;
                         options after it override those
 
 BOOT OPTIONS
@@ -103,8 +116,47 @@ DISPLAY AND CONSOLE OPTIONS
     -monitor none       accepted; there is no monitor yet
 
 DEBUGGING OPTIONS
-    -d ITEM[,ITEM...]   trace items: in_asm, int, exec, cpu; -d help lists them
+    -d ITEM[,ITEM...]   trace items: in_asm, int, exec, cpu, boot-timer; -d help
+                        lists them. boot-timer logs "boot-timer: N ms", the time
+                        from tsvisor's start to the guest's write to port 0x440
     -D FILE             write the -d trace to FILE instead of standard error
+
+X86-64 GUESTS UNDER KVM (-M microvm -accel kvm)
+    The microvm board is QEMU's and Firecracker's minimal x86-64 PC: no
+    firmware and no PCI. tsvisor loads a Linux bzImage (-kernel) and starts
+    it in 64-bit mode; the CPUs run natively in the host kernel (KVM), which
+    also provides the local APICs, the IOAPIC and the PIT. tsvisor supplies:
+        16550 UART (ttyS0)   ports 0x3f8-0x3ff, IRQ 4: the console
+        virtio-mmio          0xd0000000 + N*0x1000, IRQ 5+N: up to 8 -drive
+                             and -device virtio-* devices, as on virt (vda is
+                             the first drive)
+        ACPI (acpi=on)       RSDP/XSDT/FADT/MADT/DSDT describing the CPUs, the
+                             UART and the virtio devices (hardware-reduced
+                             ACPI: sleep control at port 0x600, reset 0x602)
+        acpi=off             an MP table, and virtio_mmio.device= entries and
+                             acpi=off on the kernel command line
+        i8042                ports 0x60/0x64: command 0xfe resets
+        boot timer           port 0x440 (see -d boot-timer)
+    The kernel command line starts with "console=ttyS0 reboot=k panic=-1";
+    -append adds to it. Guest poweroff ends tsvisor with status 0; reboot
+    restarts the VM (fresh RAM) or, with -no-reboot, ends it. -bios and -dtb
+    do not apply. Needs read/write access to /dev/kvm (the kvm group).
+
+    Examples:
+    Boot the project's x86-64 guest (npm run guest -- x86-kernel x86-initramfs):
+        tsvisor --default-guest -accel kvm
+
+    Boot a bzImage with 4 CPUs; log the milliseconds to the guest's init:
+        tsvisor -accel kvm -m 512M -smp 4 -kernel bzImage \\
+            -initrd initramfs.cpio.gz -append "quiet" -d boot-timer
+
+    Without ACPI (the virtio devices go on the kernel command line):
+        tsvisor -M microvm,acpi=off -accel kvm -kernel bzImage \\
+            -drive file=disk.qcow2,if=virtio -device virtio-rng-device
+
+    A distribution kernel with its root file system on /dev/vda:
+        tsvisor -accel kvm -kernel /boot/vmlinuz -initrd /boot/initrd.img \\
+            -append "root=/dev/vda rw" -drive file=root.img,format=raw -no-reboot
 
 CONSOLE ESCAPES (with -serial mon:stdio)
 ${ESCAPE_HELP.trimEnd().split("\n").map((line) => `    ${line}`).join("\n")}
@@ -146,7 +198,8 @@ EXAMPLES
 EXIT STATUS
     0   the guest powered off, Ctrl-A X, or SIGINT/SIGTERM/SIGHUP (as QEMU);
         --help and --version
-    1   a bad option or file (one line on standard error names it), an internal
-        error, or the exit code a guest reported through its test device
+    1   a bad option or file (one line on standard error names it), no usable
+        /dev/kvm, a vCPU that KVM could not run, an internal error, or the
+        exit code a guest reported through its test device
 `;
 }

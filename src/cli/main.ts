@@ -8,7 +8,7 @@ import { hasVirtioConsole, type MachineConfig } from "../machine/config.js";
 import { UserError, type Machine } from "../machine/machine.js";
 import { NodeHost, TraceWriter, checkReadableFile, errnoText, isSystemError } from "../host/node-host.js";
 import { Terminal } from "../host/terminal.js";
-import { inputFiles, parseArgs, type DefaultGuest } from "./args.js";
+import { inputFiles, parseArgs, type DefaultGuest, type GuestArch } from "./args.js";
 import { helpText } from "./help.js";
 import { formatSize } from "./size.js";
 
@@ -25,7 +25,9 @@ async function main(argv: string[]): Promise<number> {
     return runImg(argv.slice(1), { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) });
   }
   const defaultGuest = argv.some((arg) => DEFAULT_GUEST_FLAGS.has(arg)) ? await loadDefaultGuest() : undefined;
-  const command = parseArgs(argv, { defaultGuest: defaultGuest && (() => defaultGuest) });
+  // -accel kvm alone picks the x86-64 microvm board where KVM can run one.
+  const kvmHost = process.platform === "linux" && process.arch === "x64";
+  const command = parseArgs(argv, { defaultGuest, kvmHost });
   switch (command.kind) {
     case "help":
       process.stdout.write(helpText(version()));
@@ -79,6 +81,7 @@ async function main(argv: string[]): Promise<number> {
  *  on stderr at exit, and at any time on SIGUSR2; returns the printer. */
 function installStats(machine: Machine): () => void {
   if (process.env.TSVISOR_STATS !== "1") return () => {};
+  if (isKvmMachine(machine)) return kvmStats(machine);
   const start = performance.now();
   const print = () => {
     const n = machine.instructionsRetired();
@@ -90,16 +93,47 @@ function installStats(machine: Machine): () => void {
   return print;
 }
 
-/** guest/paths.ts says where `npm run guest` put the default guest. */
-async function loadDefaultGuest(): Promise<DefaultGuest> {
+/** What the KVM board (src/machine/x86-microvm.ts) reports instead of instructions. */
+interface KvmStats {
+  bootTimeMs(): number | undefined;
+  exitStats(): { exits: number; pioExits: number; mmioExits: number };
+}
+
+function isKvmMachine(machine: Machine): machine is Machine & KvmStats {
+  return "exitStats" in machine && "bootTimeMs" in machine;
+}
+
+/** Under KVM no instructions are counted: "tsvisor: boot-timer N ms, E vCPU exits (P port,
+ *  M MMIO)" at exit. No SIGUSR2 printer: the vCPU threads are kicked with SIGUSR2. */
+function kvmStats(machine: KvmStats): () => void {
+  return () => {
+    const boot = machine.bootTimeMs();
+    const { exits, pioExits, mmioExits } = machine.exitStats();
+    const eol = process.stderr.isTTY ? "\r\n" : "\n";
+    process.stderr.write(`tsvisor: boot-timer ${boot === undefined ? "-" : boot.toFixed(0)} ms, ` +
+      `${exits} vCPU exits (${pioExits} port, ${mmioExits} MMIO)${eol}`);
+  };
+}
+
+/**
+ * guest/paths.ts says where `npm run guest` put the default guests: the RISC-V one, or
+ * with -accel kvm the x86-64 one (the board adds console=ttyS0 to its command line).
+ */
+async function loadDefaultGuest(): Promise<(arch: GuestArch) => DefaultGuest> {
   const paths = await import("../../guest/paths.js");
-  try {
-    const guest = paths.guestPaths();
-    return { kernel: guest.kernel, initrd: guest.initramfs, append: guest.cmdline };
-  } catch (err) {
-    if (!(err instanceof paths.GuestNotBuiltError)) throw err;
-    throw new UserError(`--default-guest: ${err.message.replace(/^tsvisor: /, "")}`);
-  }
+  return (arch) => {
+    try {
+      if (arch === "x86_64") {
+        const guest = paths.x86GuestPaths();
+        return { kernel: guest.kernel, initrd: guest.initrd, append: "" };
+      }
+      const guest = paths.guestPaths();
+      return { kernel: guest.kernel, initrd: guest.initramfs, append: guest.cmdline };
+    } catch (err) {
+      if (!(err instanceof paths.GuestNotBuiltError)) throw err;
+      throw new UserError(`--default-guest: ${err.message.replace(/^tsvisor: /, "")}`);
+    }
+  };
 }
 
 /** Names the flag and file that cannot be read, before any of the board is built. */
@@ -109,7 +143,8 @@ function checkFiles(config: MachineConfig, defaultGuest: boolean): void {
       checkReadableFile(path);
     } catch (err) {
       const built = defaultGuest && (path === config.kernel || path === config.initrd);
-      if (built) throw new UserError(`--default-guest: ${path} is missing; build the guest with npm run guest`);
+      const build = config.machine === "microvm" ? "npm run guest -- x86-kernel x86-initramfs" : "npm run guest";
+      if (built) throw new UserError(`--default-guest: ${path} is missing; build the guest with ${build}`);
       throw new UserError(`${flag}: ${(err as Error).message}`);
     }
   }

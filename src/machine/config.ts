@@ -1,7 +1,10 @@
 // What the command line (or an embedding program) asks a machine to be.
 // The CLI parses flags into this; boards read it. No Node imports here.
 
-export type MachineType = "virt" | "spike";
+export type MachineType = "virt" | "spike" | "microvm";
+
+/** tcg: the RISC-V CPU in software; kvm: x86-64 vCPUs in the host kernel (microvm only). */
+export type Accelerator = "tcg" | "kvm";
 
 /** -drive file=F[,format=raw|qcow2][,if=virtio|none][,id=ID][,readonly=on][,cache=...] */
 export interface DriveConfig {
@@ -69,8 +72,12 @@ export interface MachineConfig {
   debugFile?: string;
   /** -serial: where UART0 goes. "mon:stdio" adds the Ctrl-A escapes. */
   serial: "mon:stdio" | "stdio" | "none";
-  /** -accel tcg (only tcg for RISC-V). */
-  accel: "tcg";
+  /** -accel: tcg for the RISC-V boards, kvm for microvm. */
+  accel: Accelerator;
+  /** -accel tcg,jit=on|off: whether tcg may translate hot code to WebAssembly. */
+  jit: boolean;
+  /** -M microvm,acpi=on|off: describe the board in ACPI tables (else MP table + command line). */
+  acpi: boolean;
   /** -drive, -netdev, -device, in command-line order. */
   drives: DriveConfig[];
   netdevs: NetdevConfig[];
@@ -86,6 +93,8 @@ export const DEFAULT_CONFIG: MachineConfig = {
   debug: [],
   serial: "mon:stdio",
   accel: "tcg",
+  jit: true,
+  acpi: true,
   drives: [],
   netdevs: [],
   devices: [],

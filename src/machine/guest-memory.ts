@@ -1,19 +1,36 @@
 // Guest RAM and the CPU register files share one WebAssembly.Memory, so the interpreter
-// (typed-array views) and the future WebAssembly translator (native i64 loads) read the
-// very same bytes. Layout of the Memory:
+// (typed-array views) and the WebAssembly translator (native i64 loads) read the very
+// same bytes. Layout of the Memory:
 //   [0, STATE_AREA)            per-hart register files, HART_STATE_SIZE bytes each
+//   [TLB_AREA, RAM_OFFSET)     per-hart software TLBs (tags, then page bases, as float64)
 //   [RAM_OFFSET, +ramSize)     guest RAM, guest physical address ramBase maps to RAM_OFFSET
+// Under KVM the RAM is instead host memory mapped for the kernel (an external ArrayBuffer,
+// see GuestMemory.external): no register files, RAM from offset 0 of the buffer.
 
 export const HART_STATE_SIZE = 0x400;
 /** Byte offsets inside one hart's state area. */
 export const STATE_X = 0x000; // 32 integer registers, 8 bytes each, little-endian
 export const STATE_F = 0x100; // 32 floating-point registers, 8 bytes each
-export const STATE_AREA = 0x10000; // room for 64 harts
-export const RAM_OFFSET = STATE_AREA;
+/** What translated code and its dispatcher exchange (src/accel/tcg). */
+export const STATE_PC = 0x200; // i64: the pc where translated code stopped
+export const STATE_ICOUNT = 0x208; // i32: instructions translated code retired in this call
+export const STATE_BUDGET = 0x20c; // i32: instructions translated code may run in this call
+export const STATE_RTLB = 0x210; // i32: byte offset of the current read TLB's tags
+export const STATE_WTLB = 0x214; // i32: byte offset of the current write TLB's tags
+export const STATE_AREA = 0x10000; // room for 64 harts' registers
+/** The TLB: 3 access kinds x 4 privilege slots x 1024 entries; tags, then bases. */
+export const TLB_ENTRIES = 3 * 4 * 1024;
+export const TLB_BASES = TLB_ENTRIES * 8; // byte distance from a tag to its base
+export const HART_TLB_SIZE = 2 * TLB_BASES;
+export const TLB_AREA = STATE_AREA;
+/** Harts that have a TLB in the Memory (the boards refuse more). */
+export const MAX_HARTS = 8;
+export const RAM_OFFSET = TLB_AREA + MAX_HARTS * HART_TLB_SIZE;
 const WASM_PAGE = 0x10000;
 
 export class GuestMemory {
-  readonly memory: WebAssembly.Memory;
+  /** The WebAssembly.Memory holding RAM and hart state; undefined for external RAM (KVM). */
+  readonly memory: WebAssembly.Memory | undefined;
   readonly buffer: ArrayBuffer;
   readonly u8: Uint8Array;
   readonly view: DataView;
@@ -21,17 +38,28 @@ export class GuestMemory {
   /** Guest RAM alone, indexed from ramBase. */
   readonly ram: Uint8Array;
 
-  constructor(readonly ramBase: number, readonly ramSize: number) {
+  constructor(readonly ramBase: number, readonly ramSize: number, external?: ArrayBuffer) {
     if (ramSize <= 0 || ramSize % WASM_PAGE !== 0) {
       throw new Error(`RAM size must be a positive multiple of 64 KiB, got ${ramSize}`);
     }
-    const pages = (RAM_OFFSET + ramSize) / WASM_PAGE;
-    this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
-    this.buffer = this.memory.buffer;
+    if (external) {
+      if (external.byteLength < ramSize) throw new Error("external RAM buffer is smaller than ramSize");
+      this.memory = undefined;
+      this.buffer = external;
+    } else {
+      const pages = (RAM_OFFSET + ramSize) / WASM_PAGE;
+      this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+      this.buffer = this.memory.buffer;
+    }
     this.u8 = new Uint8Array(this.buffer);
     this.view = new DataView(this.buffer);
     this.i32 = new Int32Array(this.buffer);
-    this.ram = new Uint8Array(this.buffer, RAM_OFFSET, ramSize);
+    this.ram = new Uint8Array(this.buffer, external ? 0 : RAM_OFFSET, ramSize);
+  }
+
+  /** Guest RAM in host memory the caller mapped (KVM): GPA ramBase is byte 0 of `buffer`. */
+  static external(buffer: ArrayBuffer, ramBase: number, ramSize: number): GuestMemory {
+    return new GuestMemory(ramBase, ramSize, buffer);
   }
 
   get ramEnd(): number {
@@ -49,6 +77,7 @@ export class GuestMemory {
       throw new Error(`0x${pa.toString(16)}+0x${data.length.toString(16)} is outside guest RAM`);
     }
     this.ram.set(data, pa - this.ramBase);
+    this.onHostWrite?.(pa, data.length);
   }
 
   /** A view of guest RAM (no copy). Throws outside RAM. */
@@ -62,5 +91,24 @@ export class GuestMemory {
   /** Offset into `buffer` of hart `id`'s state area. */
   hartState(id: number): number {
     return id * HART_STATE_SIZE;
+  }
+
+  /** Offset into `buffer` of hart `id`'s TLB (tags; bases follow at +TLB_BASES). */
+  hartTlb(id: number): number {
+    if (id >= MAX_HARTS) throw new Error(`at most ${MAX_HARTS} harts are supported`);
+    return TLB_AREA + id * HART_TLB_SIZE;
+  }
+
+  /**
+   * Called after the host (device DMA, loaders) wrote guest RAM behind the CPU's back, so
+   * that translated code of those pages is dropped (src/accel/tcg sets it).
+   */
+  onHostWrite: ((pa: number, len: number) => void) | undefined = undefined;
+
+  /** A view of guest RAM that the caller will write into (DMA): like bytes(), and tells onHostWrite. */
+  bytesForWrite(pa: number, len: number): Uint8Array {
+    const b = this.bytes(pa, len);
+    this.onHostWrite?.(pa, len);
+    return b;
   }
 }

@@ -24,6 +24,7 @@ export function createHarts(ctx: BoardContext, mem: GuestMemory, bus: Bus): Hart
   for (let h = 0; h < config.smp; h++) {
     cpus.push(new RiscvCpu({
       mem, bus, hartId: h, mtime: () => clint.mtime(), trace: host.trace, traceItems: config.debug,
+      jit: config.jit,
     }));
   }
   return { cpus, clint };

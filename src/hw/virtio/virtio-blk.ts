@@ -157,9 +157,8 @@ export class VirtioBlk implements VirtioDevice {
     const mem = this.transport.mem;
     let offset = sector * SECTOR;
     for (const s of segs) {
-      const buf = mem.bytes(s.addr, s.len);
-      if (write) this.backend.write(offset, buf);
-      else this.backend.read(offset, buf);
+      if (write) this.backend.write(offset, mem.bytes(s.addr, s.len));
+      else this.backend.read(offset, mem.bytesForWrite(s.addr, s.len));
       offset += s.len;
     }
     return ok(write ? 0 : len);

@@ -34,7 +34,7 @@ export class VirtioRng implements VirtioDevice {
     for (let el = q.pop(); el; el = q.pop()) {
       // Straight into guest RAM: the buffers were checked inside it when popped.
       for (const s of el.writable) {
-        const buf = this.transport.mem.bytes(s.addr, s.len);
+        const buf = this.transport.mem.bytesForWrite(s.addr, s.len);
         for (let off = 0; off < buf.length; off += CHUNK) this.randomBytes(buf.subarray(off, off + CHUNK));
       }
       q.push(el, el.writeLen);

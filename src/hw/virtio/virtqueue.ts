@@ -270,7 +270,7 @@ export function readFromChain(mem: GuestMemory, segs: readonly Segment[], offset
 export function writeToChain(mem: GuestMemory, segs: readonly Segment[], offset: number, src: Uint8Array): number {
   let done = 0;
   for (const s of sliceChain(segs, offset, src.length)) {
-    mem.bytes(s.addr, s.len).set(src.subarray(done, done + s.len));
+    mem.bytesForWrite(s.addr, s.len).set(src.subarray(done, done + s.len));
     done += s.len;
   }
   return done;

@@ -3,7 +3,11 @@
 // never touches BigInt. Traps are thrown as one preallocated object and caught at the
 // instruction boundary, which keeps the fast paths free of status checks.
 import type { Bus } from "../../hw/bus.js";
-import { RAM_OFFSET, STATE_F, STATE_X, type GuestMemory } from "../../machine/guest-memory.js";
+import {
+  RAM_OFFSET, STATE_BUDGET, STATE_F, STATE_ICOUNT, STATE_PC, STATE_RTLB, STATE_WTLB, STATE_X, TLB_BASES, TLB_ENTRIES,
+  type GuestMemory,
+} from "../../machine/guest-memory.js";
+import { Jit, type Translation } from "../../accel/tcg/jit.js";
 import { div32, divs, divu, mul64, mulh, mulw } from "./alu64.js";
 import {
   CSR, EXC_BREAKPOINT, EXC_ECALL_M, EXC_ECALL_S, EXC_ECALL_U, EXC_ILLEGAL, EXC_INST_ACCESS,
@@ -32,6 +36,8 @@ export interface CpuOptions {
   hartId: number;
   /** Current mtime in ticks (10 MHz on virt); what the `time` CSR reads. */
   mtime: () => number;
+  /** Translate hot code to WebAssembly (-accel tcg,jit=on, the default). Off while tracing in_asm. */
+  jit?: boolean;
   /** Optional instruction/interrupt trace sink (-d). */
   trace?: (line: string) => void;
   /** -d items that are on: "in_asm" (each instruction), "int" (traps and interrupts). */
@@ -111,9 +117,22 @@ export class RiscvCpu {
   private resLo = 0;
   private resHi = 0;
 
-  // Software TLB: per access kind and privilege (U, S, -, M), tag = virtual page number.
-  private readonly tlbTag = new Float64Array(3 * 4 * TLB_SIZE).fill(-1);
-  private readonly tlbBase = new Float64Array(3 * 4 * TLB_SIZE);
+  // Software TLB: per access kind and privilege (U, S, S+SUM, M), tag = virtual page
+  // number (NaN: empty), base = the page's byte offset in the Memory. It lives in the
+  // Memory so that translated code reads it too.
+  private readonly tlbTag: Float64Array;
+  private readonly tlbBase: Float64Array;
+  /** Byte offset of the TLB tags in the Memory, and of this hart's state area. */
+  private readonly tlbOffset: number;
+  private readonly stateBase: number;
+  private readonly state32: Int32Array;
+
+  // The translator (src/accel/tcg): undefined when off.
+  readonly jit: Jit | undefined;
+  /** Interpret one block only: stop after the first jump, branch or system instruction. */
+  private blockMode = false;
+  /** Set when translated code may be stale (a page's code changed, the TLB was flushed). */
+  private codeChanged = false;
   // The current instruction page.
   // pc of the page start (Infinity when invalid) and its byte offset in the Memory buffer.
   private fetchStart = Infinity;
@@ -139,6 +158,14 @@ export class RiscvCpu {
     this.traceCpu = items.includes("cpu");
     this.traceInsn = items.includes("in_asm") || items.includes("exec") || this.traceCpu;
     this.traceInt = items.includes("int");
+    this.stateBase = base;
+    this.state32 = mem.i32;
+    this.tlbOffset = mem.hartTlb(opts.hartId);
+    this.tlbTag = new Float64Array(mem.buffer, this.tlbOffset, TLB_ENTRIES).fill(NaN);
+    this.tlbBase = new Float64Array(mem.buffer, this.tlbOffset + TLB_BASES, TLB_ENTRIES);
+    // Instruction traces show every instruction: only the interpreter can.
+    this.jit = opts.jit && !this.traceInsn && mem.memory ? this.createJit(mem) : undefined;
+    this.updateDataPriv();
   }
 
   // ---------------------------------------------------------------- public surface
@@ -221,7 +248,8 @@ export class RiscvCpu {
     while (left > 0 && !this.waiting && !this.stopRequested) {
       const before = this.instret;
       try {
-        this.execute(left);
+        if (this.jit === undefined) this.execute(left);
+        else this.step(left);
       } catch (e) {
         if (e !== this.trap) throw e;
         this.enterTrap(this.trap.cause, false, this.trap.tvalLo, this.trap.tvalHi);
@@ -230,7 +258,109 @@ export class RiscvCpu {
       left -= this.instret - before;
     }
     this.stopRequested = false;
+    if (this.jit?.hasPending) this.jit.compilePending();
     return this.instret - start;
+  }
+
+  // ---------------------------------------------------------------- translated code
+
+  /** One dispatch with the translator: a translated page function, or one interpreted block. */
+  private step(budget: number): void {
+    if (this.checkIrq) {
+      this.checkIrq = false;
+      if (this.stopRequested) return;
+      if (!this.takeInterrupt() && this.waiting) return;
+    }
+    const t = this.findTranslation(this.pc);
+    if (t !== undefined) return this.runTranslated(t, budget);
+    this.blockMode = true;
+    try {
+      this.execute(budget);
+    } finally {
+      this.blockMode = false;
+    }
+  }
+
+  /** The translation for pc under the current instruction mapping, if any. */
+  private findTranslation(pc: number): Translation | undefined {
+    const vpn = Math.floor(pc / 4096);
+    const idx = ACC_EXEC * 4 * TLB_SIZE + this.priv * TLB_SIZE + (vpn & TLB_MASK);
+    if (this.tlbTag[idx] !== vpn) return undefined; // the interpreter fetches (and faults) first
+    return this.jit!.find(pc, this.tlbBase[idx]!);
+  }
+
+  private runTranslated(t: Translation, budget: number): void {
+    const s = this.state32;
+    const sb = this.stateBase >> 2;
+    s[sb + (STATE_BUDGET >> 2)] = budget;
+    s[sb + (STATE_ICOUNT >> 2)] = 0;
+    this.codeChanged = false;
+    try {
+      t.fn(t.idx);
+    } finally {
+      // On a trap too: the translated code stored the faulting pc and the count before it.
+      this.instret += s[sb + (STATE_ICOUNT >> 2)]!;
+      this.pc = this.statePc();
+    }
+  }
+
+  private statePc(): number {
+    const at = (this.stateBase + STATE_PC) >> 2;
+    return this.state32[at + 1]! * TWO32 + (this.state32[at]! >>> 0);
+  }
+
+  private setStatePc(pc: number): void {
+    const at = (this.stateBase + STATE_PC) >> 2;
+    this.state32[at] = pc | 0;
+    this.state32[at + 1] = Math.floor(pc / TWO32) | 0;
+  }
+
+  /** Whether translated code must stop after the instruction a helper just did. */
+  private mustLeave(): number {
+    return this.checkIrq || this.codeChanged ? 1 : 0;
+  }
+
+  private createJit(mem: GuestMemory): Jit {
+    const x = this.x;
+    const jit = new Jit(mem, this.stateBase, {
+      ld: (f3, rd, lo, hi) => {
+        this.loadSlow(0, lo, hi, f3, rd * 2);
+        x[0] = x[1] = 0;
+        return this.mustLeave();
+      },
+      st: (f3, rs2, lo, hi) => {
+        this.storeSlow(0, lo, hi, f3, rs2);
+        return this.mustLeave();
+      },
+      ex: () => {
+        // The interpreter runs the instruction at the stored pc. The counters it may read
+        // (instret, cycle) must include what translated code retired so far in this call.
+        const k = this.state32[(this.stateBase + STATE_ICOUNT) >> 2]!;
+        this.pc = this.statePc();
+        this.instret += k;
+        try {
+          this.execute(1);
+        } finally {
+          this.instret -= k;
+        }
+        if (this.mustLeave() === 0) return 0;
+        this.setStatePc(this.pc);
+        return 1;
+      },
+    }, (pageOffs) => this.scrubWriteTlb(pageOffs), () => {
+      this.codeChanged = true;
+    });
+    mem.onHostWrite = (pa, len) => jit.hostWrote(pa, len);
+    return jit;
+  }
+
+  /** Empties the write-TLB entries of these pages: stores must reach translate() and invalidate. */
+  private scrubWriteTlb(pageOffs: Set<number>): void {
+    const from = ACC_WRITE * 4 * TLB_SIZE;
+    const tag = this.tlbTag, base = this.tlbBase;
+    for (let i = from; i < from + 4 * TLB_SIZE; i++) {
+      if (pageOffs.has(base[i]!)) tag[i] = NaN;
+    }
   }
 
   // ---------------------------------------------------------------- traps
@@ -507,8 +637,9 @@ export class RiscvCpu {
   // ---------------------------------------------------------------- MMU
 
   flushTlb(): void {
-    this.tlbTag.fill(-1);
+    this.tlbTag.fill(NaN);
     this.fetchStart = Infinity;
+    this.codeChanged = true;
   }
 
   /** Recomputes dprv after a change of privilege or of mstatus.MPRV/MPP. */
@@ -518,6 +649,8 @@ export class RiscvCpu {
     this.dslot = this.dprv === PRV_S && (this.mstatus & MSTATUS_SUM) !== 0 ? SLOT_S_SUM : this.dprv;
     this.readTlb = ACC_READ * 4 * TLB_SIZE + this.dslot * TLB_SIZE;
     this.writeTlb = ACC_WRITE * 4 * TLB_SIZE + this.dslot * TLB_SIZE;
+    this.state32[(this.stateBase + STATE_RTLB) >> 2] = this.tlbOffset + this.readTlb * 8;
+    this.state32[(this.stateBase + STATE_WTLB) >> 2] = this.tlbOffset + this.writeTlb * 8;
   }
 
   /**
@@ -538,6 +671,10 @@ export class RiscvCpu {
       const slot = prv === PRV_S && acc !== ACC_EXEC && (this.mstatus & MSTATUS_SUM) !== 0
         ? SLOT_S_SUM : prv;
       const idx = acc * 4 * TLB_SIZE + slot * TLB_SIZE + (vpn & (TLB_SIZE - 1));
+      // A store into a page with translated code drops those translations first.
+      if (acc === ACC_WRITE && this.jit?.codePage[(pageOff - RAM_OFFSET) / 4096] === 1) {
+        this.jit.invalidatePage(pageOff);
+      }
       this.tlbTag[idx] = vpn;
       this.tlbBase[idx] = pageOff;
       return pageOff + (vlo & 0xfff);
@@ -796,6 +933,7 @@ export class RiscvCpu {
             x[d] = next | 0;
             x[d + 1] = Math.floor(next / TWO32) | 0;
             next = pc + imm;
+            if (this.blockMode) budget = count + 1;
             break;
           }
           case 0x67: { // JALR
@@ -806,6 +944,7 @@ export class RiscvCpu {
             x[d] = next | 0;
             x[d + 1] = Math.floor(next / TWO32) | 0;
             next = thi * TWO32 + ((tlo & ~1) >>> 0);
+            if (this.blockMode) budget = count + 1;
             break;
           }
           case 0x63: { // branches
@@ -824,6 +963,7 @@ export class RiscvCpu {
               next = pc + (((inst >> 31) << 12) | (((inst >> 7) & 1) << 11) | (((inst >> 25) & 0x3f) << 5) |
                 (((inst >> 8) & 0xf) << 1));
             }
+            if (this.blockMode) budget = count + 1;
             break;
           }
           case 0x03: { // loads
@@ -903,6 +1043,7 @@ export class RiscvCpu {
           case 0x73:
             if (f3 === 0) {
               next = this.system(inst, pc, next);
+              if (this.blockMode) budget = count + 1;
             } else {
               if (f3 === 4) this.illegal(inst);
               this.pc = pc;

@@ -1,0 +1,547 @@
+// RISC-V -> WebAssembly: one function per hot guest page, holding that page's hot blocks.
+//
+// The function is a loop around a br_table over the page's block entries, so a jump to
+// another translated block of the same page is a `br` (loops run without leaving
+// WebAssembly). A jump elsewhere, or running out of budget, stores the pc in the hart's
+// state and returns to the dispatcher (src/accel/tcg/jit.ts).
+//
+// Guest registers are the i64s of the hart's state area in the shared Memory. Loads and
+// stores look up the software TLB inline (the same float64 arrays the interpreter uses);
+// a miss, MMIO or a page-crossing access calls a helper in the CPU, which may trap (a JS
+// exception unwinds through here) or ask us to stop (an interrupt became pending,
+// translated code was invalidated). Before each helper call the pc and the retired count
+// are stored, so traps are precise. Instructions without an inline translation (CSR,
+// atomics, floating point, MULH*) run in the interpreter through the `ex` helper; system
+// instructions, FENCE.I and anything illegal end the block and are left to the interpreter.
+import { RVC_TABLE } from "../../target/riscv/rvc.js";
+import {
+  STATE_BUDGET, STATE_ICOUNT, STATE_PC, STATE_RTLB, STATE_WTLB, STATE_X, TLB_BASES,
+} from "../../machine/guest-memory.js";
+import { CodeWriter, Op, ValType } from "./wasm-emitter.js";
+
+/** Most instructions in one block: bounds the time between budget checks. */
+const MAX_BLOCK = 64;
+const TWO32 = 4294967296;
+
+// Locals of a page function.
+const L_IDX = 0; // param: which block to start at
+const L_BUDGET = 1;
+const L_IC = 2;
+const L_O = 3; // i32 scratch: host offset
+const L_T = 4; // i32 scratch: TLB tag address
+const L_A = 5; // i64: effective address
+const L_V = 6; // i64: virtual page number
+const L_B = 7; // i64 scratch
+const L_C = 8; // i64 scratch
+export const PAGE_FUNC_LOCALS = [
+  { count: 4, type: ValType.i32 },
+  { count: 4, type: ValType.i64 },
+];
+
+// Imported helpers (function indices).
+export const H_LD = 0; // (f3, rd, lo, hi) -> stop?
+export const H_ST = 1; // (f3, rs2, lo, hi) -> stop?
+export const H_EX = 2; // () -> stop?   runs the instruction at STATE_PC in the interpreter
+
+/** What the translator reads: one guest page of code and where to find its state. */
+export interface PageSource {
+  /** Virtual address of the page (a multiple of 4096, as a Number). */
+  pageVa: number;
+  /** Reads the 16-bit parcel at `offset` (0..4094) of the page. */
+  parcel(offset: number): number;
+  /** Byte offset of the hart's state area in the Memory. */
+  stateBase: number;
+}
+
+export interface TranslatedPage {
+  body: CodeWriter;
+  /** Entry pc -> block index for the entries that translated (others were empty). */
+  entries: Map<number, number>;
+  /** Guest instructions translated (for statistics). */
+  instructions: number;
+}
+
+interface Insn {
+  pc: number;
+  inst: number;
+  len: number;
+}
+
+/** Decodes the block at `pc`: instructions up to and including its terminator. */
+function decodeBlock(src: PageSource, pc: number): Insn[] {
+  const out: Insn[] = [];
+  let cur = pc;
+  while (out.length < MAX_BLOCK) {
+    const off = cur - src.pageVa;
+    if (off > 0xffe) break;
+    let inst = src.parcel(off);
+    let len = 2;
+    if ((inst & 3) === 3) {
+      if (off === 0xffe) break; // straddles the page: the interpreter fetches it
+      inst = (inst | (src.parcel(off + 2) << 16)) >>> 0;
+      len = 4;
+    } else {
+      inst = RVC_TABLE[inst]! >>> 0;
+      if (inst === 0) break;
+    }
+    const kind = classify(inst);
+    if (kind === Kind.Leave) break;
+    out.push({ pc: cur, inst, len });
+    if (kind === Kind.Jump) break;
+    cur += len;
+  }
+  return out;
+}
+
+const enum Kind { Inline, Helper, Jump, Leave }
+
+/** How an instruction is translated. Leave: not at all (ends the block before it). */
+function classify(inst: number): Kind {
+  const f3 = (inst >>> 12) & 7;
+  const f7 = inst >>> 25;
+  switch (inst & 0x7f) {
+    case 0x37: case 0x17: return Kind.Inline;
+    case 0x6f: case 0x67: return Kind.Jump;
+    case 0x63: return f3 === 2 || f3 === 3 ? Kind.Leave : Kind.Jump;
+    case 0x03: return f3 === 7 ? Kind.Leave : Kind.Inline;
+    case 0x23: return f3 > 3 ? Kind.Leave : Kind.Inline;
+    case 0x13:
+      if (f3 === 1) return (inst >>> 26) === 0 ? Kind.Inline : Kind.Leave;
+      if (f3 === 5) return (inst >>> 26) === 0 || (inst >>> 26) === 0x10 ? Kind.Inline : Kind.Leave;
+      return Kind.Inline;
+    case 0x1b:
+      if (f3 === 0) return Kind.Inline;
+      if (f3 === 1) return f7 === 0 ? Kind.Inline : Kind.Leave;
+      if (f3 === 5) return f7 === 0 || f7 === 0x20 ? Kind.Inline : Kind.Leave;
+      return Kind.Leave;
+    case 0x33:
+      if (f7 === 0) return Kind.Inline;
+      if (f7 === 0x20) return f3 === 0 || f3 === 5 ? Kind.Inline : Kind.Leave;
+      if (f7 === 1) return f3 >= 1 && f3 <= 3 ? Kind.Helper : Kind.Inline;
+      return Kind.Leave;
+    case 0x3b:
+      if (f7 === 0) return f3 === 0 || f3 === 1 || f3 === 5 ? Kind.Inline : Kind.Leave;
+      if (f7 === 0x20) return f3 === 0 || f3 === 5 ? Kind.Inline : Kind.Leave;
+      if (f7 === 1) return f3 === 0 || f3 >= 4 ? Kind.Inline : Kind.Leave;
+      return Kind.Leave;
+    case 0x0f: return f3 === 0 ? Kind.Inline : Kind.Leave; // FENCE is a no-op; FENCE.I leaves
+    case 0x73: return f3 === 0 || f3 === 4 ? Kind.Leave : Kind.Helper; // system leaves; CSRs help
+    case 0x2f: case 0x07: case 0x27: case 0x43: case 0x47: case 0x4b: case 0x4f: case 0x53:
+      return Kind.Helper;
+    default: return Kind.Leave;
+  }
+}
+
+/** Translates the blocks at `entryPcs` (all inside the page) into one function body. */
+export function translatePage(src: PageSource, entryPcs: readonly number[]): TranslatedPage {
+  const blocks: Insn[][] = [];
+  const entries = new Map<number, number>();
+  let instructions = 0;
+  for (const pc of entryPcs) {
+    const b = decodeBlock(src, pc);
+    if (b.length === 0) continue;
+    entries.set(pc, blocks.length);
+    blocks.push(b);
+    instructions += b.length;
+  }
+  const t = new PageTranslator(src, entries, blocks.length);
+  t.emitFunction(blocks);
+  return { body: t.w, entries, instructions };
+}
+
+class PageTranslator {
+  readonly w = new CodeWriter();
+  /** Labels between the current code and the loop: `br depth` restarts dispatch. */
+  private depth = 0;
+  private readonly sb: number;
+
+  constructor(
+    private readonly src: PageSource,
+    private readonly entries: Map<number, number>,
+    private readonly n: number,
+  ) {
+    this.sb = src.stateBase;
+  }
+
+  emitFunction(blocks: Insn[][]): void {
+    const w = this.w;
+    w.i32(this.sb + STATE_BUDGET).mem(Op.i32_load, 0, 2).set(L_BUDGET);
+    w.i32(0).set(L_IC);
+    w.blockOf(Op.loop);
+    // block $Bn (default), then $Bn-1 ... $B0, innermost holds the br_table.
+    for (let i = 0; i <= this.n; i++) w.blockOf(Op.block);
+    w.get(L_IDX).op(Op.br_table).u32(this.n);
+    for (let i = 0; i < this.n; i++) w.u32(i);
+    w.u32(this.n);
+    for (let k = 0; k < this.n; k++) {
+      w.op(Op.end);
+      // Code of block k: enclosed by $B(k+1)..$Bn and the loop.
+      this.depth = this.n - k;
+      this.emitBlock(blocks[k]!);
+    }
+    w.op(Op.end); // $Bn: an index out of range (never produced)
+    w.op(Op.unreachable);
+    w.op(Op.end); // loop
+    w.op(Op.unreachable);
+  }
+
+  private emitBlock(insns: Insn[]): void {
+    let k = 0; // instructions of this block translated inline so far (retire count)
+    for (const ins of insns) {
+      const kind = classify(ins.inst);
+      if (kind === Kind.Jump) {
+        this.emitJump(ins, k + 1);
+        return;
+      }
+      if (kind === Kind.Helper) {
+        this.emitHelper(ins, k);
+        continue; // the interpreter counted it
+      }
+      this.emitInline(ins, k);
+      k++;
+    }
+    const last = insns[insns.length - 1]!;
+    this.emitGoto(last.pc + last.len, k);
+  }
+
+  // ------------------------------------------------------------ control flow
+
+  /** Ends the block: count `k` retired instructions, then continue at the constant `target`. */
+  private emitGoto(target: number, k: number): void {
+    const w = this.w;
+    this.retire(k);
+    const idx = this.entries.get(target);
+    if (idx !== undefined) {
+      w.get(L_BUDGET).i32(0).op(0x4a as Op); // i32.gt_s
+      w.blockOf(Op.if);
+      w.i32(idx).set(L_IDX).op(Op.br).u32(this.depth + 1);
+      w.op(Op.end);
+    }
+    this.exitConst(target);
+  }
+
+  private retire(k: number): void {
+    if (k === 0) return;
+    const w = this.w;
+    w.get(L_IC).i32(k).op(Op.i32_add).set(L_IC);
+    w.get(L_BUDGET).i32(k).op(Op.i32_sub).set(L_BUDGET);
+  }
+
+  /** Stores pc = target and the retired count, and returns to the dispatcher. */
+  private exitConst(target: number): void {
+    const w = this.w;
+    w.i32(this.sb + STATE_PC).i64(BigInt(target)).mem(Op.i64_store, 0, 3);
+    this.exitCount();
+  }
+
+  private exitCount(): void {
+    const w = this.w;
+    w.i32(this.sb + STATE_ICOUNT).get(L_IC).mem(Op.i32_store, 0, 2);
+    w.op(Op.return);
+  }
+
+  private emitJump(ins: Insn, k: number): void {
+    const w = this.w;
+    const inst = ins.inst;
+    const rd = (inst >>> 7) & 31, rs1 = (inst >>> 15) & 31, rs2 = (inst >>> 20) & 31;
+    const next = ins.pc + ins.len;
+    switch (inst & 0x7f) {
+      case 0x6f: { // JAL
+        const imm = ((inst >> 31) << 20) | (((inst >>> 12) & 0xff) << 12) | (((inst >>> 20) & 1) << 11) |
+          (((inst >>> 21) & 0x3ff) << 1);
+        this.setConst(rd, next);
+        this.emitGoto(ins.pc + imm, k);
+        return;
+      }
+      case 0x67: { // JALR: the target is computed before rd is written (rd may be rs1)
+        this.reg(rs1);
+        w.i64(BigInt(inst >> 20)).op(Op.i64_add).i64(-2n).op(Op.i64_and).set(L_A);
+        this.setConst(rd, next);
+        this.retire(k);
+        w.i32(this.sb + STATE_PC).get(L_A).mem(Op.i64_store, 0, 3);
+        this.exitCount();
+        return;
+      }
+      default: { // branches
+        const f3 = (inst >>> 12) & 7;
+        const imm = ((inst >> 31) << 12) | (((inst >>> 7) & 1) << 11) | (((inst >>> 25) & 0x3f) << 5) |
+          (((inst >>> 8) & 0xf) << 1);
+        this.reg(rs1);
+        this.reg(rs2);
+        w.op([Op.i64_eq, Op.i64_ne, 0, 0, Op.i64_lt_s, Op.i64_ge_s, Op.i64_lt_u, Op.i64_ge_u][f3]!);
+        w.blockOf(Op.if);
+        this.depth++;
+        this.emitGoto(ins.pc + imm, k);
+        this.depth--;
+        w.op(Op.end);
+        this.emitGoto(next, k);
+      }
+    }
+  }
+
+  // ------------------------------------------------------------ helpers
+
+  /** Stores pc and the retired count so that a trap in a helper is precise. */
+  private spill(pc: number, k: number): void {
+    const w = this.w;
+    w.i32(this.sb + STATE_PC).i64(BigInt(pc)).mem(Op.i64_store, 0, 3);
+    w.i32(this.sb + STATE_ICOUNT).get(L_IC).i32(k).op(Op.i32_add).mem(Op.i32_store, 0, 2);
+  }
+
+  private emitHelper(ins: Insn, k: number): void {
+    const w = this.w;
+    this.spill(ins.pc, k);
+    w.op(Op.call).u32(H_EX);
+    // The helper stored the pc to go on at; the counts are already right.
+    w.blockOf(Op.if).op(Op.return).op(Op.end);
+  }
+
+  /** After a slow load/store helper: stop after this instruction if it asks. */
+  private stopIfAsked(ins: Insn, k: number): void {
+    const w = this.w;
+    w.blockOf(Op.if);
+    w.i32(this.sb + STATE_PC).i64(BigInt(ins.pc + ins.len)).mem(Op.i64_store, 0, 3);
+    w.i32(this.sb + STATE_ICOUNT).get(L_IC).i32(k + 1).op(Op.i32_add).mem(Op.i32_store, 0, 2);
+    w.op(Op.return);
+    w.op(Op.end);
+  }
+
+  // ------------------------------------------------------------ registers
+
+  private reg(r: number): void {
+    if (r === 0) this.w.i64(0n);
+    else this.w.i32(this.sb + STATE_X + r * 8).mem(Op.i64_load, 0, 3);
+  }
+  private reg32(r: number): void {
+    if (r === 0) this.w.i32(0);
+    else this.w.i32(this.sb + STATE_X + r * 8).mem(Op.i32_load, 0, 2);
+  }
+  /** Pushes the address of x[rd]; the value follows, then storeReg(). */
+  private regAddr(rd: number): void {
+    this.w.i32(this.sb + STATE_X + rd * 8);
+  }
+  private storeReg(): void {
+    this.w.mem(Op.i64_store, 0, 3);
+  }
+  private setConst(rd: number, v: number): void {
+    if (rd === 0) return;
+    this.regAddr(rd);
+    this.w.i64(BigInt(v));
+    this.storeReg();
+  }
+
+  // ------------------------------------------------------------ straight-line code
+
+  private emitInline(ins: Insn, k: number): void {
+    const inst = ins.inst;
+    const rd = (inst >>> 7) & 31;
+    switch (inst & 0x7f) {
+      case 0x37: this.setConst(rd, inst >> 12 << 12); return; // LUI
+      case 0x17: this.setConst(rd, ins.pc + (inst >> 12 << 12)); return; // AUIPC
+      case 0x03: this.emitLoad(ins, k); return;
+      case 0x23: this.emitStore(ins, k); return;
+      case 0x0f: return; // FENCE
+    }
+    if (rd === 0) return; // an ALU result into x0 has no effect
+    this.regAddr(rd);
+    this.emitAlu(inst);
+    this.storeReg();
+  }
+
+  /** Pushes the i64 result of an OP-IMM, OP-IMM-32, OP or OP-32 instruction. */
+  private emitAlu(inst: number): void {
+    const w = this.w;
+    const rs1 = (inst >>> 15) & 31, rs2 = (inst >>> 20) & 31;
+    const f3 = (inst >>> 12) & 7;
+    const f7 = inst >>> 25;
+    const imm = inst >> 20;
+    switch (inst & 0x7f) {
+      case 0x13: {
+        this.reg(rs1);
+        const sh = BigInt(imm & 63);
+        switch (f3) {
+          case 0: w.i64(BigInt(imm)).op(Op.i64_add); return;
+          case 1: w.i64(sh).op(Op.i64_shl); return;
+          case 2: w.i64(BigInt(imm)).op(Op.i64_lt_s).op(Op.i64_extend_i32_u); return;
+          case 3: w.i64(BigInt(imm)).op(Op.i64_lt_u).op(Op.i64_extend_i32_u); return;
+          case 4: w.i64(BigInt(imm)).op(Op.i64_xor); return;
+          case 5: w.i64(sh).op((inst >>> 26) === 0 ? Op.i64_shr_u : Op.i64_shr_s); return;
+          case 6: w.i64(BigInt(imm)).op(Op.i64_or); return;
+          default: w.i64(BigInt(imm)).op(Op.i64_and); return;
+        }
+      }
+      case 0x1b: {
+        this.reg32(rs1);
+        if (f3 === 0) w.i32(imm).op(Op.i32_add);
+        else w.i32(imm & 31).op(f3 === 1 ? Op.i32_shl : f7 === 0 ? Op.i32_shr_u : Op.i32_shr_s);
+        w.op(Op.i64_extend_i32_s);
+        return;
+      }
+      case 0x33: {
+        if (f7 === 1) return this.emitMulDiv(f3, rs1, rs2);
+        this.reg(rs1);
+        this.reg(rs2);
+        if (f7 === 0x20) {
+          w.op(f3 === 0 ? Op.i64_sub : Op.i64_shr_s);
+          return;
+        }
+        switch (f3) {
+          case 0: w.op(Op.i64_add); return;
+          case 1: w.op(Op.i64_shl); return;
+          case 2: w.op(Op.i64_lt_s).op(Op.i64_extend_i32_u); return;
+          case 3: w.op(Op.i64_lt_u).op(Op.i64_extend_i32_u); return;
+          case 4: w.op(Op.i64_xor); return;
+          case 5: w.op(Op.i64_shr_u); return;
+          case 6: w.op(Op.i64_or); return;
+          default: w.op(Op.i64_and); return;
+        }
+      }
+      default: { // 0x3b
+        if (f7 === 1) return this.emitDivW(f3, rs1, rs2);
+        this.reg32(rs1);
+        this.reg32(rs2);
+        if (f3 === 0) w.op(f7 === 0 ? Op.i32_add : Op.i32_sub);
+        else w.op(f3 === 1 ? Op.i32_shl : f7 === 0 ? Op.i32_shr_u : Op.i32_shr_s);
+        w.op(Op.i64_extend_i32_s);
+      }
+    }
+  }
+
+  /** MUL, DIV, DIVU, REM, REMU with RISC-V's results for zero divisors and overflow. */
+  private emitMulDiv(f3: number, rs1: number, rs2: number): void {
+    const w = this.w;
+    this.reg(rs1);
+    if (f3 === 0) {
+      this.reg(rs2);
+      w.op(Op.i64_mul);
+      return;
+    }
+    w.set(L_B);
+    this.reg(rs2);
+    w.tee(L_C).op(Op.i64_eqz);
+    w.blockOf(Op.if, ValType.i64);
+    if (f3 === 4 || f3 === 5) w.i64(-1n); // x / 0 = all ones
+    else w.get(L_B); // x % 0 = x
+    w.op(Op.else);
+    if (f3 === 4) { // DIV: MIN / -1 = MIN (wasm traps on it)
+      w.get(L_B).i64(-(1n << 63n)).op(Op.i64_eq).get(L_C).i64(-1n).op(Op.i64_eq).op(Op.i32_and);
+      w.blockOf(Op.if, ValType.i64).get(L_B).op(Op.else).get(L_B).get(L_C).op(Op.i64_div_s).op(Op.end);
+    } else {
+      w.get(L_B).get(L_C).op(f3 === 5 ? Op.i64_div_u : f3 === 6 ? Op.i64_rem_s : Op.i64_rem_u);
+    }
+    w.op(Op.end);
+  }
+
+  /** MULW, DIVW, DIVUW, REMW, REMUW on the low words, sign-extended. */
+  private emitDivW(f3: number, rs1: number, rs2: number): void {
+    const w = this.w;
+    this.reg32(rs1);
+    if (f3 === 0) {
+      this.reg32(rs2);
+      w.op(Op.i32_mul).op(Op.i64_extend_i32_s);
+      return;
+    }
+    w.set(L_O);
+    this.reg32(rs2);
+    w.tee(L_T).op(Op.i32_eqz);
+    w.blockOf(Op.if, ValType.i32);
+    if (f3 === 4 || f3 === 5) w.i32(-1);
+    else w.get(L_O);
+    w.op(Op.else);
+    if (f3 === 4) {
+      w.get(L_O).i32(-0x80000000).op(Op.i32_eq).get(L_T).i32(-1).op(Op.i32_eq).op(Op.i32_and);
+      w.blockOf(Op.if, ValType.i32).get(L_O).op(Op.else).get(L_O).get(L_T).op(Op.i32_div_s).op(Op.end);
+    } else {
+      w.get(L_O).get(L_T).op(f3 === 5 ? Op.i32_div_u : f3 === 6 ? Op.i32_rem_s : Op.i32_rem_u);
+    }
+    w.op(Op.end);
+    w.op(Op.i64_extend_i32_s);
+  }
+
+  // ------------------------------------------------------------ memory
+
+  /**
+   * Computes the address into L_A and leaves on the stack an i32 that is true for a TLB
+   * hit on a RAM page with the access inside the page; L_T then holds the tag's address.
+   */
+  private emitTlbProbe(rs1: number, imm: number, size: number, tlbState: number): void {
+    const w = this.w;
+    this.reg(rs1);
+    if (imm !== 0) w.i64(BigInt(imm)).op(Op.i64_add);
+    w.tee(L_A).i64(12n).op(Op.i64_shr_s).tee(L_V);
+    w.op(Op.i32_wrap_i64).i32(1023).op(Op.i32_and).i32(3).op(Op.i32_shl);
+    w.i32(this.sb + tlbState).mem(Op.i32_load, 0, 2).op(Op.i32_add).tee(L_T);
+    w.mem(Op.f64_load, 0, 3).get(L_V).op(Op.f64_convert_i64_s).op(Op.f64_eq);
+    w.get(L_A).op(Op.i32_wrap_i64).i32(0xfff).op(Op.i32_and).i32(0x1000 - size).op(Op.i32_le_u);
+    w.op(Op.i32_and);
+  }
+
+  /** Pushes the host offset of the access (after a hit). */
+  private emitHostOffset(): void {
+    const w = this.w;
+    w.get(L_T).mem(Op.f64_load, TLB_BASES, 3).op(Op.i32_trunc_f64_u);
+    w.get(L_A).op(Op.i32_wrap_i64).i32(0xfff).op(Op.i32_and).op(Op.i32_add);
+  }
+
+  private emitAddrHalves(): void {
+    const w = this.w;
+    w.get(L_A).op(Op.i32_wrap_i64);
+    w.get(L_A).i64(32n).op(Op.i64_shr_u).op(Op.i32_wrap_i64);
+  }
+
+  private emitLoad(ins: Insn, k: number): void {
+    const w = this.w;
+    const inst = ins.inst;
+    const rd = (inst >>> 7) & 31, rs1 = (inst >>> 15) & 31;
+    const f3 = (inst >>> 12) & 7;
+    const size = 1 << (f3 & 3);
+    this.emitTlbProbe(rs1, inst >> 20, size, STATE_RTLB);
+    w.blockOf(Op.if);
+    if (rd !== 0) {
+      this.regAddr(rd);
+      this.emitHostOffset();
+      w.mem(LOAD_OPS[f3]!, 0, 0);
+      this.storeReg();
+    }
+    w.op(Op.else);
+    this.spill(ins.pc, k);
+    w.i32(f3).i32(rd);
+    this.emitAddrHalves();
+    w.op(Op.call).u32(H_LD);
+    this.depth += 2;
+    this.stopIfAsked(ins, k);
+    this.depth -= 2;
+    w.op(Op.end);
+  }
+
+  private emitStore(ins: Insn, k: number): void {
+    const w = this.w;
+    const inst = ins.inst;
+    const rs1 = (inst >>> 15) & 31, rs2 = (inst >>> 20) & 31;
+    const f3 = (inst >>> 12) & 7;
+    const imm = ((inst >> 25) << 5) | ((inst >>> 7) & 31);
+    this.emitTlbProbe(rs1, imm, 1 << f3, STATE_WTLB);
+    w.blockOf(Op.if);
+    this.emitHostOffset();
+    this.reg(rs2);
+    w.mem(STORE_OPS[f3]!, 0, 0);
+    w.op(Op.else);
+    this.spill(ins.pc, k);
+    w.i32(f3).i32(rs2);
+    this.emitAddrHalves();
+    w.op(Op.call).u32(H_ST);
+    this.stopIfAsked(ins, k);
+    w.op(Op.end);
+  }
+}
+
+const LOAD_OPS = [
+  Op.i64_load8_s, Op.i64_load16_s, Op.i64_load32_s, Op.i64_load,
+  Op.i64_load8_u, Op.i64_load16_u, Op.i64_load32_u,
+];
+const STORE_OPS = [Op.i64_store8, Op.i64_store16, Op.i64_store32, Op.i64_store];
+
+/** A pc held as a Number, from the i64 the translated code stored (two int32 words). */
+export function pcFromWords(lo: number, hi: number): number {
+  return hi * TWO32 + (lo >>> 0);
+}
