@@ -2,14 +2,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Bus } from "../src/hw/bus.js";
-import { GuestMemory } from "../src/machine/guest-memory.js";
+import { GuestMemory, RAM_OFFSET } from "../src/machine/guest-memory.js";
 import { IRQ_S_EXT, IRQ_S_TIMER, RiscvCpu } from "../src/target/riscv/cpu.js";
 
 const RAM_BASE = 0x80000000;
 
 function hartWith(program: number[]): RiscvCpu {
   const mem = new GuestMemory(RAM_BASE, 1 << 16);
-  program.forEach((w, i) => mem.view.setUint32(0x10000 + i * 4, w >>> 0, true));
+  program.forEach((w, i) => mem.view.setUint32(RAM_OFFSET + i * 4, w >>> 0, true));
   const cpu = new RiscvCpu({ mem, bus: new Bus(), hartId: 0, mtime: () => 0 });
   cpu.reset(RAM_BASE);
   return cpu;

@@ -4,18 +4,19 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
 import { Bus } from "../src/hw/bus.js";
-import { GuestMemory } from "../src/machine/guest-memory.js";
+import { GuestMemory, RAM_OFFSET } from "../src/machine/guest-memory.js";
 import { RiscvCpu } from "../src/target/riscv/cpu.js";
 
 const RAM_BASE = 0x80000000;
 const RAM_SIZE = 1 << 20;
 
-function randomCpu(seed: number): RiscvCpu {
+function randomCpu(seed: number, jit: boolean): RiscvCpu {
   const mem = new GuestMemory(RAM_BASE, RAM_SIZE);
   let s = seed >>> 0 || 1;
   const next = () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0);
-  for (let i = 0; i < mem.ram.length; i += 4) mem.view.setUint32(0x10000 + i, next(), true);
-  const cpu = new RiscvCpu({ mem, bus: new Bus(), hartId: 0, mtime: () => 0 });
+  for (let i = 0; i < mem.ram.length; i += 4) mem.view.setUint32(RAM_OFFSET + i, next(), true);
+  // jitThreshold 1: the translator runs every block it can translate.
+  const cpu = new RiscvCpu({ mem, bus: new Bus(), hartId: 0, mtime: () => 0, jit, jitThreshold: 1 });
   cpu.reset(RAM_BASE + (next() & (RAM_SIZE - 2)));
   for (let r = 1; r < 32; r++) {
     // Mostly pointers into RAM so that loads, stores and page walks touch real memory.
@@ -25,10 +26,10 @@ function randomCpu(seed: number): RiscvCpu {
   return cpu;
 }
 
-test("random code and data: only architectural traps, the hart keeps running", () => {
+for (const jit of [false, true]) test(`random code and data (${jit ? "translator" : "interpreter"}): only architectural traps, the hart keeps running`, () => {
   fc.assert(
     fc.property(fc.integer({ min: 1, max: 0x7fffffff }), (seed) => {
-      const cpu = randomCpu(seed);
+      const cpu = randomCpu(seed, jit);
       // mtvec/stvec point into RAM so traps land in more garbage; satp may enable paging.
       let total = 0;
       for (let slice = 0; slice < 20; slice++) {

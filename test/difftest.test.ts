@@ -9,7 +9,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { QEMU_SYSTEM, QEMU_USER, TSVISOR_CLI, haveCommand, noCrossGcc } from "./isa-build.js";
+import { ENGINES, QEMU_SYSTEM, QEMU_USER, TSVISOR_CLI, haveCommand, noCrossGcc } from "./isa-build.js";
 import { buildBatch, compareRuns, runBatch } from "./difftest/runner.js";
 
 const BATCH = 50;
@@ -54,11 +54,13 @@ for (let start = 0; start < indices.length; start += BATCH) {
       assert.equal(diff, undefined, `harness bug (not tsvisor's):\n${diff}`);
     });
 
-    await t.test("tsvisor spike matches QEMU", { skip: noTsvisor }, async () => {
-      const dumps = await runBatch(built, "tsvisor", TIMEOUT_MS);
-      if (typeof dumps === "string") assert.fail(`seed ${seed}: ${dumps}`);
-      const diff = compareRuns(built, reference, dumps, { expected: "qemu-riscv64", actual: "tsvisor" });
-      assert.equal(diff, undefined, diff);
-    });
+    for (const engine of ENGINES) {
+      await t.test(`tsvisor spike matches QEMU (${engine.name})`, { skip: noTsvisor }, async () => {
+        const dumps = await runBatch(built, "tsvisor", TIMEOUT_MS, engine.accel);
+        if (typeof dumps === "string") assert.fail(`seed ${seed} (${engine.name}): ${dumps}`);
+        const diff = compareRuns(built, reference, dumps, { expected: "qemu-riscv64", actual: `tsvisor's ${engine.name}` });
+        assert.equal(diff, undefined, diff);
+      });
+    }
   });
 }

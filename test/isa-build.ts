@@ -140,8 +140,17 @@ export function runCommand(cmd: string, args: string[], timeoutMs: number): Prom
 }
 
 /** Runs a bare-metal ELF on tsvisor's spike board. */
-export function runTsvisorSpike(elf: string, timeoutMs: number): Promise<RunResult> {
-  return runCommand(process.execPath, [TSVISOR_CLI, "-M", "spike", "-bios", elf, "-nographic"], timeoutMs);
+/**
+ * The CPU engines a test runs on: the interpreter alone, and the translator with every
+ * block translated as soon as it ran once (so short test programs exercise it).
+ */
+export const ENGINES = [
+  { name: "interpreter", accel: "tcg,jit=off" },
+  { name: "translator", accel: "tcg,jit=on,jit-threshold=1" },
+] as const;
+
+export function runTsvisorSpike(elf: string, timeoutMs: number, accel = "tcg"): Promise<RunResult> {
+  return runCommand(process.execPath, [TSVISOR_CLI, "-M", "spike", "-accel", accel, "-bios", elf, "-nographic"], timeoutMs);
 }
 
 /** Runs a bare-metal ELF on QEMU's spike board (the reference). */

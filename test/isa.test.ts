@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import {
-  BAREMETAL_FLAGS, ISA_DIR, QEMU_SYSTEM, TSVISOR_CLI, buildElf, describeRun, haveCommand,
+  BAREMETAL_FLAGS, ENGINES, ISA_DIR, QEMU_SYSTEM, TSVISOR_CLI, buildElf, describeRun, haveCommand,
   noCrossGcc, runQemuSpike, runTsvisorSpike, type RunResult,
 } from "./isa-build.js";
 
@@ -60,10 +60,12 @@ for (const name of programs) {
       assert.equal(r.status, 0, `${name} on QEMU: ${verdict(r)} — the test is wrong${output(r)}`);
     });
 
-    await t.test("tsvisor spike", { skip: noTsvisor }, async () => {
-      const r = await runTsvisorSpike(elf, TIMEOUT_MS);
-      assert.equal(r.status, 0, `${name} on tsvisor: ${verdict(r)} (see test/isa/${name}.S)${output(r)}`);
-    });
+    for (const engine of ENGINES) {
+      await t.test(`tsvisor spike, ${engine.name}`, { skip: noTsvisor }, async () => {
+        const r = await runTsvisorSpike(elf, TIMEOUT_MS, engine.accel);
+        assert.equal(r.status, 0, `${name} on tsvisor's ${engine.name}: ${verdict(r)} (see test/isa/${name}.S)${output(r)}`);
+      });
+    }
   });
 }
 
@@ -75,8 +77,10 @@ test("isa: a broken expectation is reported with its sub-test number", { skip: n
     const r = await runQemuSpike(elf, QEMU_TIMEOUT_MS);
     assert.equal(r.status, 2, `QEMU: ${verdict(r)}`);
   });
-  await t.test("tsvisor spike", { skip: noTsvisor }, async () => {
-    const r = await runTsvisorSpike(elf, TIMEOUT_MS);
-    assert.equal(r.status, 2, `tsvisor: ${verdict(r)}${output(r)}`);
-  });
+  for (const engine of ENGINES) {
+    await t.test(`tsvisor spike, ${engine.name}`, { skip: noTsvisor }, async () => {
+      const r = await runTsvisorSpike(elf, TIMEOUT_MS, engine.accel);
+      assert.equal(r.status, 2, `tsvisor's ${engine.name}: ${verdict(r)}${output(r)}`);
+    });
+  }
 });

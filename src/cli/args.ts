@@ -337,7 +337,7 @@ function applySerial(s: State, value: string, flag: string): void {
 }
 
 /**
- * -accel tcg[,thread=single|multi,tb-size=N,jit=on|off] or -accel kvm; `kvm:tcg` is a list
+ * -accel tcg[,thread=single|multi,tb-size=N,jit=on|off,jit-threshold=N] or -accel kvm; `kvm:tcg` is a list
  * of choices as in QEMU: kvm on microvm, tcg on the RISC-V boards.
  */
 function applyAccel(s: State, value: string, flag: string): void {
@@ -359,11 +359,18 @@ function accelerator(s: State, value: string, where: string): void {
   const tcg = candidates.includes("tcg");
   for (const option of options) {
     const [key, val] = keyValue(option);
-    if (key === "jit" && !candidates.includes("tcg")) {
-      throw new UserError(`${where}: jit= is a tcg option; KVM runs the guest's code natively`);
+    if ((key === "jit" || key === "jit-threshold") && !candidates.includes("tcg")) {
+      throw new UserError(`${where}: ${key}= is a tcg option; KVM runs the guest's code natively`);
     }
     if (key === "jit") {
       s.config.jit = onOff(val, where, "jit");
+      continue;
+    }
+    if (key === "jit-threshold") {
+      if (!/^\d+$/.test(val) || Number(val) < 1 || Number(val) > 65535) {
+        throw new UserError(`${where}: jit-threshold=${val}: expected a number from 1 to 65535`);
+      }
+      s.config.jitThreshold = Number(val);
       continue;
     }
     const ok = tcg && ((key === "thread" && (val === "single" || val === "multi")) ||

@@ -37,9 +37,12 @@ STANDARD OPTIONS
                         3G on microvm
     -smp [cpus=]N       number of CPUs: 1 on virt and spike for now, 1 to 64
                         on microvm (each vCPU runs on its own thread)
-    -accel tcg[,thread=single][,jit=on|off]
-                        software emulation (RISC-V boards); jit=off keeps tcg
-                        to the interpreter (no WebAssembly translation)
+    -accel tcg[,thread=single][,jit=on|off][,jit-threshold=N]
+                        software emulation (RISC-V boards): hot guest code is
+                        translated to WebAssembly; jit=off keeps tcg to the
+                        interpreter; jit-threshold=N translates a block after
+                        it started N times in the interpreter (default 5000,
+                        1 translates almost everything)
     -accel kvm, -enable-kvm
                         hardware virtualization through /dev/kvm: x86-64
                         guests on the microvm board; without -M it picks

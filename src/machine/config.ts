@@ -76,6 +76,8 @@ export interface MachineConfig {
   accel: Accelerator;
   /** -accel tcg,jit=on|off: whether tcg may translate hot code to WebAssembly. */
   jit: boolean;
+  /** -accel tcg,jit-threshold=N: times a block starts in the interpreter before it is translated. */
+  jitThreshold: number;
   /** -M microvm,acpi=on|off: describe the board in ACPI tables (else MP table + command line). */
   acpi: boolean;
   /** -drive, -netdev, -device, in command-line order. */
@@ -94,6 +96,7 @@ export const DEFAULT_CONFIG: MachineConfig = {
   serial: "mon:stdio",
   accel: "tcg",
   jit: true,
+  jitThreshold: 5000,
   acpi: true,
   drives: [],
   netdevs: [],

@@ -2,7 +2,8 @@
 // (typed-array views) and the WebAssembly translator (native i64 loads) read the very
 // same bytes. Layout of the Memory:
 //   [0, STATE_AREA)            per-hart register files, HART_STATE_SIZE bytes each
-//   [TLB_AREA, RAM_OFFSET)     per-hart software TLBs (tags, then page bases, as float64)
+//   [TLB_AREA, JC_AREA)        per-hart software TLBs (tags, then page bases, as float64)
+//   [JC_AREA, RAM_OFFSET)      per-hart jump caches of the translator (pc -> translation)
 //   [RAM_OFFSET, +ramSize)     guest RAM, guest physical address ramBase maps to RAM_OFFSET
 // Under KVM the RAM is instead host memory mapped for the kernel (an external ArrayBuffer,
 // see GuestMemory.external): no register files, RAM from offset 0 of the buffer.
@@ -17,6 +18,8 @@ export const STATE_ICOUNT = 0x208; // i32: instructions translated code retired 
 export const STATE_BUDGET = 0x20c; // i32: instructions translated code may run in this call
 export const STATE_RTLB = 0x210; // i32: byte offset of the current read TLB's tags
 export const STATE_WTLB = 0x214; // i32: byte offset of the current write TLB's tags
+export const STATE_XTLB = 0x218; // i32: byte offset of the current instruction TLB's tags
+export const STATE_JC = 0x21c; // i32: byte offset of the hart's jump cache
 export const STATE_AREA = 0x10000; // room for 64 harts' registers
 /** The TLB: 3 access kinds x 4 privilege slots x 1024 entries; tags, then bases. */
 export const TLB_ENTRIES = 3 * 4 * 1024;
@@ -25,7 +28,14 @@ export const HART_TLB_SIZE = 2 * TLB_BASES;
 export const TLB_AREA = STATE_AREA;
 /** Harts that have a TLB in the Memory (the boards refuse more). */
 export const MAX_HARTS = 8;
-export const RAM_OFFSET = TLB_AREA + MAX_HARTS * HART_TLB_SIZE;
+/**
+ * The jump cache: JC_ENTRIES entries of 16 bytes indexed by (pc >> 1) & (JC_ENTRIES - 1):
+ * i64 pc, i32 host offset of the code's page (0: empty), i32 table slot << 12 | block.
+ */
+export const JC_ENTRIES = 4096;
+export const JC_SIZE = JC_ENTRIES * 16;
+export const JC_AREA = TLB_AREA + MAX_HARTS * HART_TLB_SIZE;
+export const RAM_OFFSET = JC_AREA + MAX_HARTS * JC_SIZE;
 const WASM_PAGE = 0x10000;
 
 export class GuestMemory {
@@ -97,6 +107,12 @@ export class GuestMemory {
   hartTlb(id: number): number {
     if (id >= MAX_HARTS) throw new Error(`at most ${MAX_HARTS} harts are supported`);
     return TLB_AREA + id * HART_TLB_SIZE;
+  }
+
+  /** Byte offset of hart `id`'s jump cache. */
+  hartJumpCache(id: number): number {
+    if (id >= MAX_HARTS) throw new Error(`at most ${MAX_HARTS} harts are supported`);
+    return JC_AREA + id * JC_SIZE;
   }
 
   /**

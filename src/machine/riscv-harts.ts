@@ -25,6 +25,7 @@ export function createHarts(ctx: BoardContext, mem: GuestMemory, bus: Bus): Hart
     cpus.push(new RiscvCpu({
       mem, bus, hartId: h, mtime: () => clint.mtime(), trace: host.trace, traceItems: config.debug,
       jit: config.jit,
+      jitThreshold: config.jitThreshold,
     }));
   }
   return { cpus, clint };

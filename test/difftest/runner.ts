@@ -46,7 +46,7 @@ export function buildBatch(spec: BatchSpec): BuiltBatch {
 export type Runner = "qemu-user" | "qemu-spike" | "tsvisor";
 
 /** Runs a built batch on one runner; returns the dumps or a message saying what failed. */
-export async function runBatch(b: BuiltBatch, runner: Runner, timeoutMs: number): Promise<Uint8Array[] | string> {
+export async function runBatch(b: BuiltBatch, runner: Runner, timeoutMs: number, accel = "tcg"): Promise<Uint8Array[] | string> {
   let r: RunResult;
   switch (runner) {
     case "qemu-user":
@@ -56,7 +56,7 @@ export async function runBatch(b: BuiltBatch, runner: Runner, timeoutMs: number)
       r = await runQemuSpike(b.spikeElf, timeoutMs);
       break;
     case "tsvisor":
-      r = await runTsvisorSpike(b.spikeElf, timeoutMs);
+      r = await runTsvisorSpike(b.spikeElf, timeoutMs, accel);
       break;
   }
   const out = r.stdout.toString("latin1");

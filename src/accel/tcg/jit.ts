@@ -3,27 +3,31 @@
 // the translation for a pc, and drops translations whose guest code changed.
 //
 // A translation is keyed by the pc and by the host offset of the physical page its code
-// came from; the CPU checks the latter against its instruction TLB before each use, so a
-// changed mapping (satp, sfence.vma) never runs stale code. Guest stores cannot reach a
+// came from; the CPU and the dispatcher check the latter against the instruction TLB before
+// each use, so a changed mapping (satp, sfence.vma) never runs stale code. Page functions
+// live in a WebAssembly.Table; the jump cache in the Memory maps a pc to its table slot
+// and block for the dispatcher (src/accel/tcg/dispatcher.ts). Guest stores cannot reach a
 // translated page through the TLB: translating a page removes its write-TLB entries, and
 // the next store's page walk (CPU.translate) calls invalidatePage(). Device DMA does the
 // same through GuestMemory.onHostWrite. The cache is bounded: past MAX_PAGES translated
 // pages it is flushed whole, as QEMU flushes its code buffer when full.
-import { RAM_OFFSET, type GuestMemory } from "../../machine/guest-memory.js";
+import { JC_ENTRIES, RAM_OFFSET, type GuestMemory } from "../../machine/guest-memory.js";
+import { createDispatcher, JC_IDX_BITS, type Dispatch } from "./dispatcher.js";
 import { assemble, type CodeWriter, ValType } from "./wasm-emitter.js";
 import { PAGE_FUNC_LOCALS, translatePage, type PageSource } from "./riscv-translate.js";
 
-/** Interpreted block starts before a pc counts as hot. */
-const HOT = 50;
 /** Translated pages kept before the whole cache is flushed. */
 const MAX_PAGES = 2048;
 /** Pages translated per module at most. */
 const BATCH = 64;
-/** Pc counters kept at most (cold code must not grow the map without bound). */
-const MAX_COUNTERS = 1 << 17;
+/** Pending pages that start a compile at once; fewer wait up to MAX_WAIT slices. */
+const EAGER_BATCH = 16;
+const MAX_WAIT = 4;
+/** Execution counters, indexed by a hash of the pc (a collision only makes code hot sooner). */
+const COUNTERS = 1 << 16;
 
 export interface Translation {
-  readonly fn: (idx: number) => void;
+  readonly slot: number;
   readonly idx: number;
   readonly pageOff: number;
 }
@@ -40,6 +44,8 @@ interface PageRecord {
   pageOff: number;
   /** Every entry pc translated for this page (a retranslation keeps them). */
   pcs: number[];
+  /** The page function's slot in the table. */
+  slot: number;
 }
 
 export interface JitStats {
@@ -48,10 +54,12 @@ export interface JitStats {
   instructionsTranslated: number;
   invalidations: number;
   flushes: number;
+  /** Milliseconds spent translating and compiling on the CPU's thread. */
+  compileMs: number;
 }
 
 export class Jit {
-  private readonly counts = new Map<number, number>();
+  private readonly counts = new Uint16Array(COUNTERS);
   private readonly entries = new Map<number, Translation>();
   /** Translated pages by host page offset (one physical page may have several virtual aliases). */
   private readonly byPhys = new Map<number, PageRecord[]>();
@@ -60,13 +68,24 @@ export class Jit {
   /** 1 where a RAM page (by physical page number) holds translated code. */
   readonly codePage: Uint8Array;
   private livePages = 0;
-  readonly stats: JitStats = { modules: 0, pagesTranslated: 0, instructionsTranslated: 0, invalidations: 0, flushes: 0 };
+  /** Slices the oldest pending page has waited. */
+  private waited = 0;
+  readonly stats: JitStats = { modules: 0, pagesTranslated: 0, instructionsTranslated: 0, invalidations: 0, flushes: 0, compileMs: 0 };
   private readonly u16: Uint16Array;
   private readonly memoryPages: number;
+  private readonly table = new WebAssembly.Table({ element: "anyfunc", initial: MAX_PAGES + BATCH });
+  private readonly freeSlots: number[] = [];
+  /** The jump cache as int32 words: pc lo, pc hi, page offset, slot << JC_IDX_BITS | block. */
+  private readonly jc: Int32Array;
+  /** Runs translated code from the pc in the hart's state (see dispatcher.ts). */
+  readonly dispatch: Dispatch;
 
   constructor(
     private readonly mem: GuestMemory,
     private readonly stateBase: number,
+    jumpCache: number,
+    /** Interpreted block starts before a pc counts as hot. */
+    private readonly hot: number,
     private readonly helpers: JitHelpers,
     /** Removes write-TLB entries that map these host page offsets. */
     private readonly scrubWriteTlb: (pageOffs: Set<number>) => void,
@@ -76,17 +95,35 @@ export class Jit {
     this.codePage = new Uint8Array(Math.ceil(mem.ramSize / 4096));
     this.u16 = new Uint16Array(mem.buffer);
     this.memoryPages = mem.buffer.byteLength / 65536;
+    this.jc = new Int32Array(mem.buffer, jumpCache, JC_ENTRIES * 4).fill(0);
+    for (let i = MAX_PAGES + BATCH - 1; i >= 0; i--) this.freeSlots.push(i);
+    this.dispatch = createDispatcher(mem.memory!, this.table, stateBase);
   }
 
   /** The translation of `pc` from the page at host offset `pageOff`; counts misses. */
   find(pc: number, pageOff: number): Translation | undefined {
-    const e = this.entries.get(pc);
-    if (e !== undefined && e.pageOff === pageOff) return e;
-    const c = (this.counts.get(pc) ?? 0) + 1;
-    if (c === HOT) this.markHot(pc, pageOff);
-    if (this.counts.size >= MAX_COUNTERS) this.counts.clear();
-    this.counts.set(pc, c);
+    const e = this.lookup(pc, pageOff);
+    if (e !== undefined) return e;
+    const h = counterOf(pc);
+    if (++this.counts[h]! >= this.hot) {
+      this.counts[h] = 0;
+      this.markHot(pc, pageOff);
+      // A threshold of 1 translates every block before it runs (for testing the
+      // translator); others wait for the end of the slice and compile in batches.
+      if (this.hot === 1) {
+        this.compilePending();
+        return this.lookup(pc, pageOff);
+      }
+    }
     return undefined;
+  }
+
+  private lookup(pc: number, pageOff: number): Translation | undefined {
+    if (this.codePage[(pageOff - RAM_OFFSET) / 4096] !== 1) return undefined;
+    const e = this.entries.get(pc);
+    if (e === undefined || e.pageOff !== pageOff) return undefined;
+    this.cache(pc, e);
+    return e;
   }
 
   private markHot(pc: number, pageOff: number): void {
@@ -99,12 +136,34 @@ export class Jit {
     p.pcs.add(pc);
   }
 
-  get hasPending(): boolean {
-    return this.pending.size > 0;
+  /** Puts a translation in the jump cache. */
+  private cache(pc: number, t: Translation): void {
+    const at = (((pc | 0) >>> 1) & (JC_ENTRIES - 1)) * 4;
+    const jc = this.jc;
+    jc[at] = pc | 0;
+    jc[at + 1] = Math.floor(pc / 4294967296) | 0;
+    jc[at + 2] = t.pageOff;
+    jc[at + 3] = (t.slot << JC_IDX_BITS) | t.idx;
+  }
+
+  /** Removes pc's jump-cache entry if it holds code from `pageOff`. */
+  private uncache(pc: number, pageOff: number): void {
+    const at = (((pc | 0) >>> 1) & (JC_ENTRIES - 1)) * 4;
+    if (this.jc[at] === (pc | 0) && this.jc[at + 2] === pageOff) this.jc[at + 2] = 0;
+  }
+
+  /** At the end of a slice: compiles the pending pages once there are enough or they waited long. */
+  endSlice(): void {
+    if (this.pending.size === 0) return;
+    if (this.pending.size >= EAGER_BATCH || ++this.waited >= MAX_WAIT) {
+      this.waited = 0;
+      this.compilePending();
+    }
   }
 
   /** Translates the pending pages, one module per BATCH pages. */
   compilePending(): void {
+    const t0 = performance.now();
     while (this.pending.size > 0) {
       const batch: { pageVa: number; pageOff: number; pcs: number[] }[] = [];
       for (const [pageVa, p] of this.pending) {
@@ -118,6 +177,7 @@ export class Jit {
       if (this.livePages + batch.length > MAX_PAGES) this.flush();
       this.compileBatch(batch);
     }
+    this.stats.compileMs += performance.now() - t0;
   }
 
   private record(pageVa: number, pageOff: number): PageRecord | undefined {
@@ -144,7 +204,7 @@ export class Jit {
       types: [
         { params: [ValType.i32, ValType.i32, ValType.i32, ValType.i32], results: [ValType.i32] },
         { params: [], results: [ValType.i32] },
-        { params: [ValType.i32], results: [] },
+        { params: [ValType.i32], results: [ValType.i32] },
       ],
       imports: [{ name: "ld", type: 0 }, { name: "st", type: 0 }, { name: "ex", type: 1 }],
       memoryPages: this.memoryPages,
@@ -159,14 +219,13 @@ export class Jit {
     this.stats.modules++;
     const scrub = new Set<number>();
     done.forEach(({ page, entries }, i) => {
-      const fn = instance.exports[`p${i}`] as (idx: number) => void;
-      this.install(page.pageVa, page.pageOff, fn, entries);
+      this.install(page.pageVa, page.pageOff, instance.exports[`p${i}`] as Function, entries);
       scrub.add(page.pageOff);
     });
     this.scrubWriteTlb(scrub);
   }
 
-  private install(pageVa: number, pageOff: number, fn: (idx: number) => void, entries: Map<number, number>): void {
+  private install(pageVa: number, pageOff: number, fn: Function, entries: Map<number, number>): void {
     let list = this.byPhys.get(pageOff);
     if (list === undefined) {
       list = [];
@@ -174,14 +233,32 @@ export class Jit {
     }
     let rec = list.find((r) => r.pageVa === pageVa);
     if (rec === undefined) {
-      rec = { pageVa, pageOff, pcs: [] };
+      rec = { pageVa, pageOff, pcs: [], slot: -1 };
       list.push(rec);
       this.livePages++;
+    } else {
+      this.release(rec);
     }
+    rec.slot = this.freeSlots.pop()!;
+    this.table.set(rec.slot, fn);
     rec.pcs = [...entries.keys()];
-    for (const [pc, idx] of entries) this.entries.set(pc, { fn, idx, pageOff });
+    for (const [pc, idx] of entries) {
+      const t = { slot: rec.slot, idx, pageOff };
+      this.entries.set(pc, t);
+      this.cache(pc, t);
+    }
     this.codePage[(pageOff - RAM_OFFSET) / 4096] = 1;
     this.stats.pagesTranslated++;
+  }
+
+  /** Takes a page's translation out of the jump cache and frees its table slot. */
+  private release(rec: PageRecord): void {
+    for (const pc of rec.pcs) {
+      this.uncache(pc, rec.pageOff);
+      if (this.entries.get(pc)?.pageOff === rec.pageOff) this.entries.delete(pc);
+    }
+    this.table.set(rec.slot, null);
+    this.freeSlots.push(rec.slot);
   }
 
   /** Drops the translations of the RAM page at host offset `pageOff` (its code changed). */
@@ -191,10 +268,8 @@ export class Jit {
     if (list === undefined) return;
     this.byPhys.delete(pageOff);
     for (const rec of list) {
-      for (const pc of rec.pcs) {
-        if (this.entries.get(pc)?.pageOff === pageOff) this.entries.delete(pc);
-        this.counts.delete(pc); // it must become hot again before it is retranslated
-      }
+      this.release(rec);
+      for (const pc of rec.pcs) this.counts[counterOf(pc)] = 0; // it must become hot again first
       this.pending.delete(rec.pageVa);
       this.livePages--;
     }
@@ -214,13 +289,19 @@ export class Jit {
 
   /** Drops every translation (the cache is full). */
   flush(): void {
+    for (const list of this.byPhys.values()) for (const rec of list) this.release(rec);
+    this.jc.fill(0);
     this.entries.clear();
     this.byPhys.clear();
     this.pending.clear();
-    this.counts.clear();
+    this.counts.fill(0);
     this.codePage.fill(0);
     this.livePages = 0;
     this.stats.flushes++;
     this.onInvalidate();
   }
+}
+
+function counterOf(pc: number): number {
+  return ((pc | 0) >>> 1) & (COUNTERS - 1);
 }

@@ -1,18 +1,23 @@
-// RISC-V -> WebAssembly: one function per hot guest page, holding that page's hot blocks.
+// RISC-V -> WebAssembly: one function per hot guest page, holding that page's blocks.
 //
 // The function is a loop around a br_table over the page's block entries, so a jump to
 // another translated block of the same page is a `br` (loops run without leaving
-// WebAssembly). A jump elsewhere, or running out of budget, stores the pc in the hart's
-// state and returns to the dispatcher (src/accel/tcg/jit.ts).
+// WebAssembly). The blocks are the hot entry points and every block they reach inside the
+// page, so the cold side of a branch stays translated too. A jump elsewhere stores the pc
+// in the hart's state and returns 0 to the dispatcher (src/accel/tcg/dispatcher.ts), which
+// looks the pc up in its jump cache and calls the next page function; returning 1 asks it
+// to go back to the CPU's loop (an interrupt is pending, code changed, the hart stops).
 //
-// Guest registers are the i64s of the hart's state area in the shared Memory. Loads and
+// Guest registers are the i64s of the hart's state area in the shared Memory; within a block
+// they are cached in locals (loaded at first use, written back before every exit and
+// helper call, where the CPU's JavaScript may read them). Loads and
 // stores look up the software TLB inline (the same float64 arrays the interpreter uses);
 // a miss, MMIO or a page-crossing access calls a helper in the CPU, which may trap (a JS
-// exception unwinds through here) or ask us to stop (an interrupt became pending,
-// translated code was invalidated). Before each helper call the pc and the retired count
-// are stored, so traps are precise. Instructions without an inline translation (CSR,
-// atomics, floating point, MULH*) run in the interpreter through the `ex` helper; system
-// instructions, FENCE.I and anything illegal end the block and are left to the interpreter.
+// exception unwinds through here) or ask us to stop. Before each helper call the pc and
+// the retired count are stored, so traps are precise. Instructions without an inline
+// translation (CSR, atomics, floating point, MULH*) run in the interpreter through the
+// `ex` helper; system instructions, FENCE.I and anything illegal end the block and are
+// left to the interpreter.
 import { RVC_TABLE } from "../../target/riscv/rvc.js";
 import {
   STATE_BUDGET, STATE_ICOUNT, STATE_PC, STATE_RTLB, STATE_WTLB, STATE_X, TLB_BASES,
@@ -21,6 +26,8 @@ import { CodeWriter, Op, ValType } from "./wasm-emitter.js";
 
 /** Most instructions in one block: bounds the time between budget checks. */
 const MAX_BLOCK = 64;
+/** Most instructions translated for one page (bounds the compile time of one function). */
+const MAX_PAGE_INSNS = 3000;
 const TWO32 = 4294967296;
 
 // Locals of a page function.
@@ -33,9 +40,10 @@ const L_A = 5; // i64: effective address
 const L_V = 6; // i64: virtual page number
 const L_B = 7; // i64 scratch
 const L_C = 8; // i64 scratch
+const L_X = 8; // L_X + r (r = 1..31): i64 copy of guest register x[r] (see RegCache)
 export const PAGE_FUNC_LOCALS = [
   { count: 4, type: ValType.i32 },
-  { count: 4, type: ValType.i64 },
+  { count: 4 + 31, type: ValType.i64 },
 ];
 
 // Imported helpers (function indices).
@@ -132,25 +140,66 @@ function classify(inst: number): Kind {
   }
 }
 
-/** Translates the blocks at `entryPcs` (all inside the page) into one function body. */
+/**
+ * Translates the blocks at `entryPcs` (all inside the page) and the blocks they reach
+ * inside the page into one function body.
+ */
 export function translatePage(src: PageSource, entryPcs: readonly number[]): TranslatedPage {
   const blocks: Insn[][] = [];
   const entries = new Map<number, number>();
+  const seen = new Set<number>(entryPcs);
+  const work = [...entryPcs];
   let instructions = 0;
-  for (const pc of entryPcs) {
+  for (let i = 0; i < work.length && instructions < MAX_PAGE_INSNS; i++) {
+    const pc = work[i]!;
     const b = decodeBlock(src, pc);
     if (b.length === 0) continue;
     entries.set(pc, blocks.length);
     blocks.push(b);
     instructions += b.length;
+    for (const next of successors(b)) {
+      if (next - src.pageVa >= 0 && next - src.pageVa < 4096 && !seen.has(next)) {
+        seen.add(next);
+        work.push(next);
+      }
+    }
   }
   const t = new PageTranslator(src, entries, blocks.length);
   t.emitFunction(blocks);
   return { body: t.w, entries, instructions };
 }
 
+/** Where control goes after a block, where that is a constant; a call's return address too. */
+function successors(b: Insn[]): number[] {
+  const last = b[b.length - 1]!;
+  const next = last.pc + last.len;
+  const inst = last.inst;
+  const links = ((inst >>> 7) & 31) !== 0;
+  switch (inst & 0x7f) {
+    case 0x6f: {
+      const target = last.pc + ((inst >> 31) << 20 | ((inst >>> 12) & 0xff) << 12 | ((inst >>> 20) & 1) << 11 |
+        ((inst >>> 21) & 0x3ff) << 1);
+      return links ? [target, next] : [target];
+    }
+    case 0x67:
+      return links ? [next] : [];
+    case 0x63:
+      return [next, last.pc + ((inst >> 31) << 12 | ((inst >>> 7) & 1) << 11 | ((inst >>> 25) & 0x3f) << 5 |
+        ((inst >>> 8) & 0xf) << 1)];
+    default:
+      return [next];
+  }
+}
+
 class PageTranslator {
   readonly w = new CodeWriter();
+  /**
+   * The register cache of the block being translated: registers whose local holds the
+   * current value, and those whose memory copy is stale. Both are the same on every path
+   * through the code emitted so far (code inside an if/else only ever adds to `dirty`).
+   */
+  private readonly loaded = new Set<number>();
+  private readonly dirty = new Set<number>();
   /** Labels between the current code and the loop: `br depth` restarts dispatch. */
   private depth = 0;
   private readonly sb: number;
@@ -166,7 +215,7 @@ class PageTranslator {
   emitFunction(blocks: Insn[][]): void {
     const w = this.w;
     w.i32(this.sb + STATE_BUDGET).mem(Op.i32_load, 0, 2).set(L_BUDGET);
-    w.i32(0).set(L_IC);
+    w.i32(this.sb + STATE_ICOUNT).mem(Op.i32_load, 0, 2).set(L_IC);
     w.blockOf(Op.loop);
     // block $Bn (default), then $Bn-1 ... $B0, innermost holds the br_table.
     for (let i = 0; i <= this.n; i++) w.blockOf(Op.block);
@@ -186,6 +235,8 @@ class PageTranslator {
   }
 
   private emitBlock(insns: Insn[]): void {
+    this.loaded.clear();
+    this.dirty.clear();
     let k = 0; // instructions of this block translated inline so far (retire count)
     for (const ins of insns) {
       const kind = classify(ins.inst);
@@ -210,9 +261,10 @@ class PageTranslator {
   private emitGoto(target: number, k: number): void {
     const w = this.w;
     this.retire(k);
+    this.writeBack();
     const idx = this.entries.get(target);
     if (idx !== undefined) {
-      w.get(L_BUDGET).i32(0).op(0x4a as Op); // i32.gt_s
+      w.get(L_BUDGET).i32(0).op(Op.i32_gt_s);
       w.blockOf(Op.if);
       w.i32(idx).set(L_IDX).op(Op.br).u32(this.depth + 1);
       w.op(Op.end);
@@ -227,7 +279,7 @@ class PageTranslator {
     w.get(L_BUDGET).i32(k).op(Op.i32_sub).set(L_BUDGET);
   }
 
-  /** Stores pc = target and the retired count, and returns to the dispatcher. */
+  /** Stores pc = target, the retired count and the budget, and returns to the dispatcher. */
   private exitConst(target: number): void {
     const w = this.w;
     w.i32(this.sb + STATE_PC).i64(BigInt(target)).mem(Op.i64_store, 0, 3);
@@ -237,7 +289,8 @@ class PageTranslator {
   private exitCount(): void {
     const w = this.w;
     w.i32(this.sb + STATE_ICOUNT).get(L_IC).mem(Op.i32_store, 0, 2);
-    w.op(Op.return);
+    w.i32(this.sb + STATE_BUDGET).get(L_BUDGET).mem(Op.i32_store, 0, 2);
+    w.i32(0).op(Op.return);
   }
 
   private emitJump(ins: Insn, k: number): void {
@@ -258,6 +311,7 @@ class PageTranslator {
         w.i64(BigInt(inst >> 20)).op(Op.i64_add).i64(-2n).op(Op.i64_and).set(L_A);
         this.setConst(rd, next);
         this.retire(k);
+        this.writeBack();
         w.i32(this.sb + STATE_PC).get(L_A).mem(Op.i64_store, 0, 3);
         this.exitCount();
         return;
@@ -281,9 +335,10 @@ class PageTranslator {
 
   // ------------------------------------------------------------ helpers
 
-  /** Stores pc and the retired count so that a trap in a helper is precise. */
+  /** Stores pc, the retired count and the registers so that a helper sees (and a trap keeps) the state. */
   private spill(pc: number, k: number): void {
     const w = this.w;
+    this.writeBack();
     w.i32(this.sb + STATE_PC).i64(BigInt(pc)).mem(Op.i64_store, 0, 3);
     w.i32(this.sb + STATE_ICOUNT).get(L_IC).i32(k).op(Op.i32_add).mem(Op.i32_store, 0, 2);
   }
@@ -293,7 +348,10 @@ class PageTranslator {
     this.spill(ins.pc, k);
     w.op(Op.call).u32(H_EX);
     // The helper stored the pc to go on at; the counts are already right.
-    w.blockOf(Op.if).op(Op.return).op(Op.end);
+    w.blockOf(Op.if).i32(1).op(Op.return).op(Op.end);
+    // It may have written x[rd] (CSR reads, atomics, FP compares and moves, MULH).
+    this.loaded.delete((ins.inst >>> 7) & 31);
+    this.dirty.delete((ins.inst >>> 7) & 31);
   }
 
   /** After a slow load/store helper: stop after this instruction if it asks. */
@@ -302,32 +360,56 @@ class PageTranslator {
     w.blockOf(Op.if);
     w.i32(this.sb + STATE_PC).i64(BigInt(ins.pc + ins.len)).mem(Op.i64_store, 0, 3);
     w.i32(this.sb + STATE_ICOUNT).get(L_IC).i32(k + 1).op(Op.i32_add).mem(Op.i32_store, 0, 2);
-    w.op(Op.return);
+    w.i32(1).op(Op.return);
     w.op(Op.end);
   }
 
   // ------------------------------------------------------------ registers
 
+  /** Pushes x[r] as an i64. */
   private reg(r: number): void {
-    if (r === 0) this.w.i64(0n);
-    else this.w.i32(this.sb + STATE_X + r * 8).mem(Op.i64_load, 0, 3);
+    const w = this.w;
+    if (r === 0) w.i64(0n);
+    else if (this.loaded.has(r)) w.get(L_X + r);
+    else {
+      w.i32(this.sb + STATE_X + r * 8).mem(Op.i64_load, 0, 3).tee(L_X + r);
+      this.loaded.add(r);
+    }
   }
+  /** Pushes the low word of x[r]. */
   private reg32(r: number): void {
-    if (r === 0) this.w.i32(0);
-    else this.w.i32(this.sb + STATE_X + r * 8).mem(Op.i32_load, 0, 2);
+    if (r === 0) {
+      this.w.i32(0);
+      return;
+    }
+    this.reg(r);
+    this.w.op(Op.i32_wrap_i64);
   }
-  /** Pushes the address of x[rd]; the value follows, then storeReg(). */
-  private regAddr(rd: number): void {
-    this.w.i32(this.sb + STATE_X + rd * 8);
+  /** Loads x[r] into its local now (before code that runs on one path only). */
+  private preload(r: number): void {
+    if (r === 0 || this.loaded.has(r)) return;
+    this.reg(r);
+    this.w.op(Op.drop);
   }
-  private storeReg(): void {
-    this.w.mem(Op.i64_store, 0, 3);
+  /** Pops an i64 into x[rd]. */
+  private setReg(rd: number): void {
+    this.w.set(L_X + rd);
+    this.loaded.add(rd);
+    this.dirty.add(rd);
+  }
+  /** Stores the dirty registers to memory (the cache stays valid). */
+  private writeBack(): void {
+    for (const r of this.dirty) this.w.i32(this.sb + STATE_X + r * 8).get(L_X + r).mem(Op.i64_store, 0, 3);
+  }
+  /** Reloads x[r] from memory after a helper wrote it. */
+  private reload(r: number): void {
+    if (r === 0) return;
+    this.w.i32(this.sb + STATE_X + r * 8).mem(Op.i64_load, 0, 3).set(L_X + r);
   }
   private setConst(rd: number, v: number): void {
     if (rd === 0) return;
-    this.regAddr(rd);
     this.w.i64(BigInt(v));
-    this.storeReg();
+    this.setReg(rd);
   }
 
   // ------------------------------------------------------------ straight-line code
@@ -343,9 +425,8 @@ class PageTranslator {
       case 0x0f: return; // FENCE
     }
     if (rd === 0) return; // an ALU result into x0 has no effect
-    this.regAddr(rd);
     this.emitAlu(inst);
-    this.storeReg();
+    this.setReg(rd);
   }
 
   /** Pushes the i64 result of an OP-IMM, OP-IMM-32, OP or OP-32 instruction. */
@@ -498,20 +579,21 @@ class PageTranslator {
     this.emitTlbProbe(rs1, inst >> 20, size, STATE_RTLB);
     w.blockOf(Op.if);
     if (rd !== 0) {
-      this.regAddr(rd);
       this.emitHostOffset();
-      w.mem(LOAD_OPS[f3]!, 0, 0);
-      this.storeReg();
+      w.mem(LOAD_OPS[f3]!, 0, 0).set(L_X + rd);
     }
     w.op(Op.else);
     this.spill(ins.pc, k);
     w.i32(f3).i32(rd);
     this.emitAddrHalves();
     w.op(Op.call).u32(H_LD);
-    this.depth += 2;
     this.stopIfAsked(ins, k);
-    this.depth -= 2;
+    this.reload(rd);
     w.op(Op.end);
+    if (rd !== 0) {
+      this.loaded.add(rd);
+      this.dirty.add(rd);
+    }
   }
 
   private emitStore(ins: Insn, k: number): void {
@@ -520,6 +602,7 @@ class PageTranslator {
     const rs1 = (inst >>> 15) & 31, rs2 = (inst >>> 20) & 31;
     const f3 = (inst >>> 12) & 7;
     const imm = ((inst >> 25) << 5) | ((inst >>> 7) & 31);
+    this.preload(rs2);
     this.emitTlbProbe(rs1, imm, 1 << f3, STATE_WTLB);
     w.blockOf(Op.if);
     this.emitHostOffset();

@@ -4,7 +4,8 @@
 // instruction boundary, which keeps the fast paths free of status checks.
 import type { Bus } from "../../hw/bus.js";
 import {
-  RAM_OFFSET, STATE_BUDGET, STATE_F, STATE_ICOUNT, STATE_PC, STATE_RTLB, STATE_WTLB, STATE_X, TLB_BASES, TLB_ENTRIES,
+  RAM_OFFSET, STATE_BUDGET, STATE_F, STATE_ICOUNT, STATE_JC, STATE_PC, STATE_RTLB, STATE_WTLB, STATE_X, STATE_XTLB,
+  TLB_BASES, TLB_ENTRIES,
   type GuestMemory,
 } from "../../machine/guest-memory.js";
 import { Jit, type Translation } from "../../accel/tcg/jit.js";
@@ -38,6 +39,8 @@ export interface CpuOptions {
   mtime: () => number;
   /** Translate hot code to WebAssembly (-accel tcg,jit=on, the default). Off while tracing in_asm. */
   jit?: boolean;
+  /** Interpreted starts of a block before it is translated (default 5000). */
+  jitThreshold?: number;
   /** Optional instruction/interrupt trace sink (-d). */
   trace?: (line: string) => void;
   /** -d items that are on: "in_asm" (each instruction), "int" (traps and interrupts). */
@@ -129,6 +132,7 @@ export class RiscvCpu {
 
   // The translator (src/accel/tcg): undefined when off.
   readonly jit: Jit | undefined;
+  private readonly jitThreshold: number;
   /** Interpret one block only: stop after the first jump, branch or system instruction. */
   private blockMode = false;
   /** Set when translated code may be stale (a page's code changed, the TLB was flushed). */
@@ -164,7 +168,8 @@ export class RiscvCpu {
     this.tlbTag = new Float64Array(mem.buffer, this.tlbOffset, TLB_ENTRIES).fill(NaN);
     this.tlbBase = new Float64Array(mem.buffer, this.tlbOffset + TLB_BASES, TLB_ENTRIES);
     // Instruction traces show every instruction: only the interpreter can.
-    this.jit = opts.jit && !this.traceInsn && mem.memory ? this.createJit(mem) : undefined;
+    this.jitThreshold = opts.jitThreshold ?? 5000;
+    this.jit = opts.jit && !this.traceInsn && mem.memory ? this.createJit(mem, opts.hartId) : undefined;
     this.updateDataPriv();
   }
 
@@ -258,21 +263,20 @@ export class RiscvCpu {
       left -= this.instret - before;
     }
     this.stopRequested = false;
-    if (this.jit?.hasPending) this.jit.compilePending();
+    this.jit?.endSlice();
     return this.instret - start;
   }
 
   // ---------------------------------------------------------------- translated code
 
-  /** One dispatch with the translator: a translated page function, or one interpreted block. */
+  /** One dispatch with the translator: translated code as far as it chains, or one interpreted block. */
   private step(budget: number): void {
     if (this.checkIrq) {
       this.checkIrq = false;
       if (this.stopRequested) return;
       if (!this.takeInterrupt() && this.waiting) return;
     }
-    const t = this.findTranslation(this.pc);
-    if (t !== undefined) return this.runTranslated(t, budget);
+    if (this.findTranslation(this.pc) !== undefined) return this.runTranslated(budget);
     this.blockMode = true;
     try {
       this.execute(budget);
@@ -289,14 +293,16 @@ export class RiscvCpu {
     return this.jit!.find(pc, this.tlbBase[idx]!);
   }
 
-  private runTranslated(t: Translation, budget: number): void {
+  /** Runs the dispatcher from this.pc (whose translation is in the jump cache). */
+  private runTranslated(budget: number): void {
     const s = this.state32;
     const sb = this.stateBase >> 2;
     s[sb + (STATE_BUDGET >> 2)] = budget;
     s[sb + (STATE_ICOUNT >> 2)] = 0;
+    this.setStatePc(this.pc);
     this.codeChanged = false;
     try {
-      t.fn(t.idx);
+      this.jit!.dispatch();
     } finally {
       // On a trap too: the translated code stored the faulting pc and the count before it.
       this.instret += s[sb + (STATE_ICOUNT >> 2)]!;
@@ -317,12 +323,14 @@ export class RiscvCpu {
 
   /** Whether translated code must stop after the instruction a helper just did. */
   private mustLeave(): number {
-    return this.checkIrq || this.codeChanged ? 1 : 0;
+    return this.checkIrq || this.codeChanged || this.stopRequested ? 1 : 0;
   }
 
-  private createJit(mem: GuestMemory): Jit {
+  private createJit(mem: GuestMemory, hartId: number): Jit {
     const x = this.x;
-    const jit = new Jit(mem, this.stateBase, {
+    const jumpCache = mem.hartJumpCache(hartId);
+    this.state32[(this.stateBase + STATE_JC) >> 2] = jumpCache;
+    const jit = new Jit(mem, this.stateBase, jumpCache, this.jitThreshold, {
       ld: (f3, rd, lo, hi) => {
         this.loadSlow(0, lo, hi, f3, rd * 2);
         x[0] = x[1] = 0;
@@ -651,6 +659,7 @@ export class RiscvCpu {
     this.writeTlb = ACC_WRITE * 4 * TLB_SIZE + this.dslot * TLB_SIZE;
     this.state32[(this.stateBase + STATE_RTLB) >> 2] = this.tlbOffset + this.readTlb * 8;
     this.state32[(this.stateBase + STATE_WTLB) >> 2] = this.tlbOffset + this.writeTlb * 8;
+    this.state32[(this.stateBase + STATE_XTLB) >> 2] = this.tlbOffset + (ACC_EXEC * 4 + this.priv) * TLB_SIZE * 8;
   }
 
   /**
