@@ -21,8 +21,9 @@ export const STATE_WTLB = 0x214; // i32: byte offset of the current write TLB's 
 export const STATE_XTLB = 0x218; // i32: byte offset of the current instruction TLB's tags
 export const STATE_JC = 0x21c; // i32: byte offset of the hart's jump cache
 export const STATE_AREA = 0x10000; // room for 64 harts' registers
-/** The TLB: 3 access kinds x 4 privilege slots x 1024 entries; tags, then bases. */
-export const TLB_ENTRIES = 3 * 4 * 1024;
+/** The TLB: 3 access kinds x 4 privilege slots x TLB_SIZE entries; tags, then bases. */
+export const TLB_SIZE = 1024;
+export const TLB_ENTRIES = 3 * 4 * TLB_SIZE;
 export const TLB_BASES = TLB_ENTRIES * 8; // byte distance from a tag to its base
 export const HART_TLB_SIZE = 2 * TLB_BASES;
 export const TLB_AREA = STATE_AREA;

@@ -9,7 +9,7 @@
 // V8's JS-to-WebAssembly call site monomorphic, and a call_indirect costs far less than a
 // round trip through JavaScript.
 import {
-  JC_ENTRIES, STATE_BUDGET, STATE_JC, STATE_PC, STATE_XTLB, TLB_BASES,
+  JC_ENTRIES, STATE_BUDGET, STATE_JC, STATE_PC, STATE_XTLB, TLB_BASES, TLB_SIZE,
 } from "../../machine/guest-memory.js";
 import { assemble, CodeWriter, Op, ValType } from "./wasm-emitter.js";
 
@@ -34,7 +34,7 @@ export function createDispatcher(memory: WebAssembly.Memory, table: WebAssembly.
   leave(0);
   // The instruction TLB entry of the pc's page, for the current privilege level.
   w.i32(sb + STATE_PC).mem(Op.i64_load, 0, 3).tee(L_PC).i64(12n).op(Op.i64_shr_s).tee(L_V);
-  w.op(Op.i32_wrap_i64).i32(1023).op(Op.i32_and).i32(3).op(Op.i32_shl);
+  w.op(Op.i32_wrap_i64).i32(TLB_SIZE - 1).op(Op.i32_and).i32(3).op(Op.i32_shl);
   w.i32(sb + STATE_XTLB).mem(Op.i32_load, 0, 2).op(Op.i32_add).tee(L_T);
   w.mem(Op.f64_load, 0, 3).get(L_V).op(Op.f64_convert_i64_s).op(Op.f64_ne);
   leave(0);

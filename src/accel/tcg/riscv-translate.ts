@@ -20,7 +20,7 @@
 // left to the interpreter.
 import { RVC_TABLE } from "../../target/riscv/rvc.js";
 import {
-  STATE_BUDGET, STATE_ICOUNT, STATE_PC, STATE_RTLB, STATE_WTLB, STATE_X, TLB_BASES,
+  STATE_BUDGET, STATE_ICOUNT, STATE_PC, STATE_RTLB, STATE_WTLB, STATE_X, TLB_BASES, TLB_SIZE,
 } from "../../machine/guest-memory.js";
 import { CodeWriter, Op, ValType } from "./wasm-emitter.js";
 
@@ -28,7 +28,6 @@ import { CodeWriter, Op, ValType } from "./wasm-emitter.js";
 const MAX_BLOCK = 64;
 /** Most instructions translated for one page (bounds the compile time of one function). */
 const MAX_PAGE_INSNS = 3000;
-const TWO32 = 4294967296;
 
 // Locals of a page function.
 const L_IDX = 0; // param: which block to start at
@@ -550,7 +549,7 @@ class PageTranslator {
     this.reg(rs1);
     if (imm !== 0) w.i64(BigInt(imm)).op(Op.i64_add);
     w.tee(L_A).i64(12n).op(Op.i64_shr_s).tee(L_V);
-    w.op(Op.i32_wrap_i64).i32(1023).op(Op.i32_and).i32(3).op(Op.i32_shl);
+    w.op(Op.i32_wrap_i64).i32(TLB_SIZE - 1).op(Op.i32_and).i32(3).op(Op.i32_shl);
     w.i32(this.sb + tlbState).mem(Op.i32_load, 0, 2).op(Op.i32_add).tee(L_T);
     w.mem(Op.f64_load, 0, 3).get(L_V).op(Op.f64_convert_i64_s).op(Op.f64_eq);
     w.get(L_A).op(Op.i32_wrap_i64).i32(0xfff).op(Op.i32_and).i32(0x1000 - size).op(Op.i32_le_u);
@@ -623,8 +622,3 @@ const LOAD_OPS = [
   Op.i64_load8_u, Op.i64_load16_u, Op.i64_load32_u,
 ];
 const STORE_OPS = [Op.i64_store8, Op.i64_store16, Op.i64_store32, Op.i64_store];
-
-/** A pc held as a Number, from the i64 the translated code stored (two int32 words). */
-export function pcFromWords(lo: number, hi: number): number {
-  return hi * TWO32 + (lo >>> 0);
-}

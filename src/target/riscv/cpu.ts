@@ -5,7 +5,7 @@
 import type { Bus } from "../../hw/bus.js";
 import {
   RAM_OFFSET, STATE_BUDGET, STATE_F, STATE_ICOUNT, STATE_JC, STATE_PC, STATE_RTLB, STATE_WTLB, STATE_X, STATE_XTLB,
-  TLB_BASES, TLB_ENTRIES,
+  TLB_BASES, TLB_ENTRIES, TLB_SIZE,
   type GuestMemory,
 } from "../../machine/guest-memory.js";
 import { Jit, type Translation } from "../../accel/tcg/jit.js";
@@ -48,7 +48,6 @@ export interface CpuOptions {
 }
 
 const TWO32 = 4294967296;
-const TLB_SIZE = 1024;
 const TLB_MASK = TLB_SIZE - 1;
 /** TLB slot for S-mode data accesses while SUM is set (U pages visible): no flush on SUM. */
 const SLOT_S_SUM = 2;
