@@ -185,15 +185,16 @@ test("QEMU TCG with acpi=off finds our MP table and brings up both CPUs", async 
     p.mem.writeBytes(MP_TABLE_ADDR, buildMpTable({ cpus: 2, base: MP_TABLE_ADDR }));
     p.load("low.bin", 0, p.mem.bytes(0, 0xa0000));
     p.load("kernel.bin", 0x100000, p.kernel.kernel);
-    // No initrd: the kernel ends in the root-fs panic and QEMU exits (-no-reboot).
-    const out = await runQemu(p.dir, p.blobs, /Kernel panic/, 120_000);
+    // No initrd: the kernel ends in the root-fs panic and QEMU exits (-no-reboot). Wait for
+    // the whole panic line: the serial output can arrive split just after "Kernel panic".
+    const out = await runQemu(p.dir, p.blobs, /Kernel panic[^\n]*\n/, 120_000);
     assert.match(out, /found SMP MP-table at \[mem 0x0009fc00-0x0009fc0f\]/);
     assert.match(out, /MPTABLE: OEM ID: TSVISOR/);
     assert.match(out, /Processor #0 \(Bootup-CPU\)/);
     assert.match(out, /Processor #1/);
     assert.match(out, /IOAPIC\[0\]: apic_id 2, version \d+, address 0xfec00000, GSI 0-23/);
     assert.match(out, /smp: Brought up 1 node, 2 CPUs/);
-    assert.match(out, /VFS: Unable to mount root fs/);
+    assert.match(out, /Kernel panic - not syncing: VFS: Unable to mount root fs/, out.slice(-2000));
   } finally {
     rmSync(p.dir, { recursive: true, force: true });
   }
