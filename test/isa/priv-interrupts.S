@@ -12,13 +12,6 @@
 #define IRQ(n)      (CAUSE_INTERRUPT | (n))
 #define SPIN        10000000        // bounded waits: fail rather than hang
 
-// mtimecmp = mtime + delta (delta in 10 MHz ticks)
-#define TIMER_IN(delta)                                                     \
-        li t0, CLINT_MTIME; ld t1, 0(t0);                                   \
-        li t0, delta; add t1, t1, t0;                                       \
-        li t0, CLINT_MTIMECMP; sd t1, 0(t0);
-#define TIMER_OFF                                                           \
-        li t0, CLINT_MTIMECMP; li t1, -1; sd t1, 0(t0);
 #define SPIN_WAIT                                                           \
         li a5, SPIN; 1: addi a5, a5, -1; bnez a5, 1b;
 

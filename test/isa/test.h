@@ -62,6 +62,14 @@
 #define CLINT_MTIMECMP (CLINT_BASE + 0x4000)
 #define CLINT_MTIME    (CLINT_BASE + 0xbff8)
 
+// mtimecmp = mtime + delta (delta in 10 MHz ticks); TIMER_OFF: never (clobber t0, t1)
+#define TIMER_IN(delta)                                                     \
+        li t0, CLINT_MTIME; ld t1, 0(t0);                                   \
+        li t0, delta; add t1, t1, t0;                                       \
+        li t0, CLINT_MTIMECMP; sd t1, 0(t0);
+#define TIMER_OFF                                                           \
+        li t0, CLINT_MTIMECMP; li t1, -1; sd t1, 0(t0);
+
 //----------------------------------------------------------------------------
 // Program frame
 
