@@ -173,7 +173,7 @@ DISK IMAGES (tsvisor img, with qemu-img's spelling)
 
 ENVIRONMENT
     TSVISOR_DEBUG=1     print the stack of an internal error
-    TSVISOR_STATS=1     print instructions retired and MIPS at exit
+    TSVISOR_STATS=1     print instructions retired, MIPS and the translator's share at exit
     TSVISOR_CACHE=DIR   where guest builds are cached (default ~/.cache/tsvisor)
 
 EXAMPLES

@@ -105,4 +105,8 @@ export class BoardMachine implements Machine {
   instructionsRetired(): number {
     return this.loop.instructionsRetired();
   }
+
+  engineReport(): string | undefined {
+    return this.loop.engineReport();
+  }
 }

@@ -44,4 +44,6 @@ export interface Machine {
   stop(code: number): void;
   /** Guest instructions retired so far, all harts (benchmarks, tests). */
   instructionsRetired(): number;
+  /** One line on the CPU engine's work (the translator's share, compile time), if any. */
+  engineReport?(): string | undefined;
 }

@@ -5,6 +5,7 @@
 // the next timer deadline or until input arrives: an idle guest costs no CPU.
 // No Node imports: the same loop runs in a browser (setImmediate is used when present).
 import type { Clock } from "../hw/device.js";
+import type { JitStats } from "../accel/tcg/jit.js";
 import type { RiscvCpu } from "../target/riscv/cpu.js";
 
 /** What the loop drives; a guest reset swaps in a fresh one (see RunLoopOptions.reset). */
@@ -98,6 +99,20 @@ export class RunLoop {
     let n = this.retiredBefore;
     for (const cpu of this.target.cpus) n += cpu.instret;
     return n;
+  }
+
+  /** How the translator did since the last reset, all harts; undefined with jit=off. */
+  engineReport(): string | undefined {
+    const cpus = this.target.cpus.filter((c) => c.jit !== undefined);
+    if (cpus.length === 0) return undefined;
+    const sum = (f: (c: RiscvCpu) => number) => cpus.reduce((a, c) => a + f(c), 0);
+    const retired = sum((c) => c.instret);
+    const translated = sum((c) => c.translatedRetired);
+    const st = (k: keyof JitStats) => sum((c) => c.jit!.stats[k]);
+    const pct = retired > 0 ? (100 * translated) / retired : 0;
+    return `translator: ${pct.toFixed(1)}% of instructions in translated code, ${sum((c) => c.dispatches)} entries, ` +
+      `${st("pagesTranslated")} pages (${st("instructionsTranslated")} instructions) in ${st("modules")} modules, ` +
+      `compile ${st("compileMs").toFixed(0)} ms, ${st("invalidations")} invalidations, ${st("flushes")} flushes`;
   }
 
   /** One slice on every hart that can run; false when all of them are waiting. */

@@ -74,6 +74,10 @@ export class RiscvCpu {
   waiting = false;
   /** Retired instruction count (instret). */
   instret = 0;
+  /** Of instret: instructions retired inside translated code (TSVISOR_STATS). */
+  translatedRetired = 0;
+  /** Entries into translated code (TSVISOR_STATS). */
+  dispatches = 0;
   /** Current privilege level (PRV_U, PRV_S, PRV_M). */
   priv = PRV_M;
   /** Privilege that loads and stores use (differs from priv under MPRV). */
@@ -300,11 +304,14 @@ export class RiscvCpu {
     s[sb + (STATE_ICOUNT >> 2)] = 0;
     this.setStatePc(this.pc);
     this.codeChanged = false;
+    this.dispatches++;
     try {
       this.jit!.dispatch();
     } finally {
       // On a trap too: the translated code stored the faulting pc and the count before it.
-      this.instret += s[sb + (STATE_ICOUNT >> 2)]!;
+      const n = s[sb + (STATE_ICOUNT >> 2)]!;
+      this.instret += n;
+      this.translatedRetired += n;
       this.pc = this.statePc();
     }
   }
