@@ -131,6 +131,15 @@ test("-accel: tcg with options; kvm is refused with the reason", () => {
   fails(["-accel", "tcg,thread=many"], "-accel tcg,thread=many: unknown or invalid tcg option 'thread=many'");
 });
 
+test("-accel tcg: the translator's options", () => {
+  const c = config("-accel", "tcg,jit=on,jit-threshold=300,jit-tier-up=1");
+  assert.deepEqual([c.jit, c.jitThreshold, c.jitTierUp], [true, 300, 1]);
+  assert.equal(config("-accel", "tcg,jit=off").jit, false);
+  assert.equal(config().jitTierUp, 100_000);
+  fails(["-accel", "tcg,jit-threshold=0"], "-accel tcg,jit-threshold=0: jit-threshold=0: expected a number from 1 to 65535");
+  fails(["-accel", "tcg,jit-tier-up=x"], "-accel tcg,jit-tier-up=x: jit-tier-up=x: expected a number from 1 to 2147483647");
+});
+
 test("-d and -D", () => {
   assert.deepEqual(config().debug, []);
   assert.deepEqual(config("-d", "in_asm,int,exec,cpu").debug, ["in_asm", "int", "exec", "cpu"]);

@@ -142,11 +142,13 @@ export function runCommand(cmd: string, args: string[], timeoutMs: number): Prom
 /** Runs a bare-metal ELF on tsvisor's spike board. */
 /**
  * The CPU engines a test runs on: the interpreter alone, and the translator with every
- * block translated as soon as it ran once (so short test programs exercise it).
+ * block translated as soon as it ran once (so short test programs exercise it), at its
+ * first tier and with every page translated again at tier 2 after its first block.
  */
 export const ENGINES = [
   { name: "interpreter", accel: "tcg,jit=off" },
   { name: "translator", accel: "tcg,jit=on,jit-threshold=1" },
+  { name: "translator tier 2", accel: "tcg,jit=on,jit-threshold=1,jit-tier-up=1" },
 ] as const;
 
 export function runTsvisorSpike(elf: string, timeoutMs: number, accel = "tcg"): Promise<RunResult> {

@@ -8,6 +8,7 @@
 //   TSVISOR_DIFF_RUNS=N   programs to try (default 12; the long run in the notes used 1000)
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { DEFAULT_TIER_UP } from "../src/accel/tcg/jit.js";
 import { Bus } from "../src/hw/bus.js";
 import { GuestMemory, RAM_OFFSET } from "../src/machine/guest-memory.js";
 import { RiscvCpu } from "../src/target/riscv/cpu.js";
@@ -92,7 +93,8 @@ function gen(n: (k: number) => number): number {
 interface Hart { cpu: RiscvCpu; mem: GuestMemory }
 interface Pair { t: Hart; p: Hart }
 
-function setup(seed: number): Pair {
+/** `jitTierUp` 1: every page is translated again at tier 2 after its first block. */
+function setup(seed: number, jitTierUp: number): Pair {
   const n = rng(seed);
   const code: number[] = [];
   for (let k = 0; k < CODE_WORDS; k++) code.push(gen(n));
@@ -118,7 +120,7 @@ function setup(seed: number): Pair {
     const mem = new GuestMemory(RAM_BASE, RAM_SIZE);
     code.forEach((w, k) => mem.view.setUint32(RAM_OFFSET + k * 4, w, true));
     data.forEach((w, k) => mem.view.setUint32(RAM_OFFSET + CODE_WORDS * 4 + k * 4, w, true));
-    const cpu = new RiscvCpu({ mem, bus: new Bus(), hartId: 0, mtime: () => 0, jit, jitThreshold: 1 });
+    const cpu = new RiscvCpu({ mem, bus: new Bus(), hartId: 0, mtime: () => 0, jit, jitThreshold: 1, jitTierUp });
     cpu.reset(RAM_BASE);
     regs.forEach((v, k) => cpu.setX(k, v));
     return { cpu, mem };
@@ -165,13 +167,14 @@ test(`translator and interpreter agree on ${RUNS} random programs, state compare
   let translated = 0;
   for (let run = 1; run <= RUNS; run++) {
     const seed = run * 2654435761;
-    const { t, p } = setup(seed);
+    const tier2 = run % 2 === 0;
+    const { t, p } = setup(seed, tier2 ? 1 : DEFAULT_TIER_UP);
     for (let slice = 0; slice < SLICES; slice++) {
       t.cpu.waiting = false;
       t.cpu.run(SLICE);
       catchUp(p, t.cpu.instret, t);
       const diff = difference(t, p);
-      assert.equal(diff, undefined, `seed ${seed >>> 0}, slice ${slice}, after ${t.cpu.instret} instructions: ${diff}`);
+      assert.equal(diff, undefined, `seed ${seed >>> 0}${tier2 ? " (tier 2)" : ""}, slice ${slice}, after ${t.cpu.instret} instructions: ${diff}`);
     }
     translated += t.cpu.translatedRetired;
   }

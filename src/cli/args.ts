@@ -337,7 +337,7 @@ function applySerial(s: State, value: string, flag: string): void {
 }
 
 /**
- * -accel tcg[,thread=single|multi,tb-size=N,jit=on|off,jit-threshold=N] or -accel kvm; `kvm:tcg` is a list
+ * -accel tcg[,thread=single|multi,tb-size=N,jit=on|off,jit-threshold=N,jit-tier-up=N] or -accel kvm; `kvm:tcg` is a list
  * of choices as in QEMU: kvm on microvm, tcg on the RISC-V boards.
  */
 function applyAccel(s: State, value: string, flag: string): void {
@@ -359,7 +359,7 @@ function accelerator(s: State, value: string, where: string): void {
   const tcg = candidates.includes("tcg");
   for (const option of options) {
     const [key, val] = keyValue(option);
-    if ((key === "jit" || key === "jit-threshold") && !candidates.includes("tcg")) {
+    if ((key === "jit" || key === "jit-threshold" || key === "jit-tier-up") && !candidates.includes("tcg")) {
       throw new UserError(`${where}: ${key}= is a tcg option; KVM runs the guest's code natively`);
     }
     if (key === "jit") {
@@ -371,6 +371,13 @@ function accelerator(s: State, value: string, where: string): void {
         throw new UserError(`${where}: jit-threshold=${val}: expected a number from 1 to 65535`);
       }
       s.config.jitThreshold = Number(val);
+      continue;
+    }
+    if (key === "jit-tier-up") {
+      if (!/^\d+$/.test(val) || Number(val) < 1 || Number(val) > 0x7fffffff) {
+        throw new UserError(`${where}: jit-tier-up=${val}: expected a number from 1 to 2147483647`);
+      }
+      s.config.jitTierUp = Number(val);
       continue;
     }
     const ok = tcg && ((key === "thread" && (val === "single" || val === "multi")) ||

@@ -37,12 +37,14 @@ STANDARD OPTIONS
                         3G on microvm
     -smp [cpus=]N       number of CPUs: 1 on virt and spike for now, 1 to 64
                         on microvm (each vCPU runs on its own thread)
-    -accel tcg[,thread=single][,jit=on|off][,jit-threshold=N]
+    -accel tcg[,thread=single][,jit=on|off][,jit-threshold=N][,jit-tier-up=N]
                         software emulation (RISC-V boards): hot guest code is
                         translated to WebAssembly; jit=off keeps tcg to the
                         interpreter; jit-threshold=N translates a block after
                         it started N times in the interpreter (default 5000,
-                        1 translates almost everything)
+                        1 translates almost everything); jit-tier-up=N
+                        translates a page again, for speed, after its quick
+                        first translation ran N blocks (default 100000)
     -accel kvm, -enable-kvm
                         hardware virtualization through /dev/kvm: x86-64
                         guests on the microvm board; without -M it picks

@@ -1,6 +1,8 @@
 // What the command line (or an embedding program) asks a machine to be.
 // The CLI parses flags into this; boards read it. No Node imports here.
 
+import { DEFAULT_TIER_UP } from "../accel/tcg/jit.js";
+
 export type MachineType = "virt" | "spike" | "microvm";
 
 /** tcg: the RISC-V CPU in software; kvm: x86-64 vCPUs in the host kernel (microvm only). */
@@ -78,6 +80,8 @@ export interface MachineConfig {
   jit: boolean;
   /** -accel tcg,jit-threshold=N: times a block starts in the interpreter before it is translated. */
   jitThreshold: number;
+  /** -accel tcg,jit-tier-up=N: blocks a page's quick translation runs before it is optimized. */
+  jitTierUp: number;
   /** -M microvm,acpi=on|off: describe the board in ACPI tables (else MP table + command line). */
   acpi: boolean;
   /** -drive, -netdev, -device, in command-line order. */
@@ -97,6 +101,7 @@ export const DEFAULT_CONFIG: MachineConfig = {
   accel: "tcg",
   jit: true,
   jitThreshold: 5000,
+  jitTierUp: DEFAULT_TIER_UP,
   acpi: true,
   drives: [],
   netdevs: [],

@@ -26,6 +26,7 @@ export function createHarts(ctx: BoardContext, mem: GuestMemory, bus: Bus): Hart
       mem, bus, hartId: h, mtime: () => clint.mtime(), trace: host.trace, traceItems: config.debug,
       jit: config.jit,
       jitThreshold: config.jitThreshold,
+      jitTierUp: config.jitTierUp,
     }));
   }
   return { cpus, clint };

@@ -112,7 +112,8 @@ export class RunLoop {
     const pct = retired > 0 ? (100 * translated) / retired : 0;
     return `translator: ${pct.toFixed(1)}% of instructions in translated code, ${sum((c) => c.dispatches)} entries, ` +
       `${st("pagesTranslated")} pages (${st("instructionsTranslated")} instructions) in ${st("modules")} modules, ` +
-      `compile ${st("compileMs").toFixed(0)} ms, ${st("invalidations")} invalidations, ${st("flushes")} flushes`;
+      `${st("tierUps")} retranslated at tier 2, compile ${st("compileMs").toFixed(0)} ms, ` +
+      `${st("invalidations")} invalidations, ${st("flushes")} flushes`;
   }
 
   /** One slice on every hart that can run; false when all of them are waiting. */

@@ -8,9 +8,15 @@
 // looks the pc up in its jump cache and calls the next page function; returning 1 asks it
 // to go back to the CPU's loop (an interrupt is pending, code changed, the hart stops).
 //
-// Guest registers are the i64s of the hart's state area in the shared Memory; within a block
-// they are cached in locals (loaded at first use, written back before every exit and
-// helper call, where the CPU's JavaScript may read them). Loads and
+// Guest registers are the i64s of the hart's state area in the shared Memory. Code comes in
+// two tiers. Tier 1, for code that just became hot, reads and writes them in memory: its
+// functions have few locals, and V8's baseline compiler (Liftoff), whose work at every
+// branch and merge grows with the number of locals, compiles them about four times faster.
+// A tier-1 function counts the blocks it runs in a global and calls the `up` helper when
+// the count runs out; the page is then translated again at tier 2, which caches the
+// registers of a block in locals (loaded at first use, written back before every exit and
+// helper call, where the CPU's JavaScript may read them) for V8's optimizing compiler to
+// keep in host registers. Loads and
 // stores look up the software TLB inline (the same float64 arrays the interpreter uses);
 // a miss, MMIO or a page-crossing access calls a helper in the CPU, which may trap (a JS
 // exception unwinds through here) or ask us to stop. Before each helper call the pc and
@@ -35,20 +41,28 @@ const L_BUDGET = 1;
 const L_IC = 2;
 const L_O = 3; // i32 scratch: host offset
 const L_T = 4; // i32 scratch: TLB tag address
-const L_A = 5; // i64: effective address
+const L_A = 5; // i64: effective address; the pc to go on at when leaving through $exit
 const L_V = 6; // i64: virtual page number
 const L_B = 7; // i64 scratch
 const L_C = 8; // i64 scratch
-const L_X = 8; // L_X + r (r = 1..31): i64 copy of guest register x[r] (see RegCache)
-export const PAGE_FUNC_LOCALS = [
-  { count: 4, type: ValType.i32 },
-  { count: 4 + 31, type: ValType.i64 },
-];
+const L_X = 8; // L_X + r (r = 1..31), tier 2: i64 copy of guest register x[r]
+
+/** The locals of a page function of `tier` (after its one parameter, the block index). */
+export function pageFuncLocals(tier: Tier): { count: number; type: ValType }[] {
+  return [
+    { count: 4, type: ValType.i32 },
+    { count: tier === 1 ? 4 : 4 + 31, type: ValType.i64 },
+  ];
+}
+
+/** 1: registers in memory, quick to compile, counts its blocks; 2: registers in locals. */
+export type Tier = 1 | 2;
 
 // Imported helpers (function indices).
 export const H_LD = 0; // (f3, rd, lo, hi) -> stop?
 export const H_ST = 1; // (f3, rs2, lo, hi) -> stop?
 export const H_EX = 2; // () -> stop?   runs the instruction at STATE_PC in the interpreter
+export const H_UP = 3; // (counter global) -> ()   tier 1: this page ran its count of blocks
 
 /** What the translator reads: one guest page of code and where to find its state. */
 export interface PageSource {
@@ -143,7 +157,9 @@ function classify(inst: number): Kind {
  * Translates the blocks at `entryPcs` (all inside the page) and the blocks they reach
  * inside the page into one function body.
  */
-export function translatePage(src: PageSource, entryPcs: readonly number[]): TranslatedPage {
+export function translatePage(
+  src: PageSource, entryPcs: readonly number[], tier: Tier, counterGlobal = 0,
+): TranslatedPage {
   const blocks: Insn[][] = [];
   const entries = new Map<number, number>();
   const seen = new Set<number>(entryPcs);
@@ -163,8 +179,8 @@ export function translatePage(src: PageSource, entryPcs: readonly number[]): Tra
       }
     }
   }
-  const t = new PageTranslator(src, entries, blocks.length);
-  t.emitFunction(blocks);
+  const t = new PageTranslator(src, entries, blocks.length, tier === 2);
+  t.emitFunction(blocks, tier === 1 ? counterGlobal : -1);
   return { body: t.w, entries, instructions };
 }
 
@@ -199,7 +215,7 @@ class PageTranslator {
    */
   private readonly loaded = new Set<number>();
   private readonly dirty = new Set<number>();
-  /** Labels between the current code and the loop: `br depth` restarts dispatch. */
+  /** Labels between the current code and the loop: `br depth` restarts dispatch, `br depth + 1` leaves. */
   private depth = 0;
   private readonly sb: number;
 
@@ -207,15 +223,23 @@ class PageTranslator {
     private readonly src: PageSource,
     private readonly entries: Map<number, number>,
     private readonly n: number,
+    /** Tier 2: keep registers in locals within a block. */
+    private readonly cacheRegs: boolean,
   ) {
     this.sb = src.stateBase;
   }
 
-  emitFunction(blocks: Insn[][]): void {
+  /** `counter`: the global that counts this function's blocks down (tier 1), or -1. */
+  emitFunction(blocks: Insn[][], counter: number): void {
     const w = this.w;
     w.i32(this.sb + STATE_BUDGET).mem(Op.i32_load, 0, 2).set(L_BUDGET);
     w.i32(this.sb + STATE_ICOUNT).mem(Op.i32_load, 0, 2).set(L_IC);
+    w.blockOf(Op.block); // $exit
     w.blockOf(Op.loop);
+    if (counter >= 0) {
+      w.op(Op.global_get).u32(counter).i32(1).op(Op.i32_sub).tee(L_O).op(Op.global_set).u32(counter);
+      w.get(L_O).op(Op.i32_eqz).blockOf(Op.if).i32(counter).op(Op.call).u32(H_UP).op(Op.end);
+    }
     // block $Bn (default), then $Bn-1 ... $B0, innermost holds the br_table.
     for (let i = 0; i <= this.n; i++) w.blockOf(Op.block);
     w.get(L_IDX).op(Op.br_table).u32(this.n);
@@ -231,6 +255,11 @@ class PageTranslator {
     w.op(Op.unreachable);
     w.op(Op.end); // loop
     w.op(Op.unreachable);
+    w.op(Op.end); // $exit: one shared exit (a br costs V8 far less compile time than a return)
+    w.i32(this.sb + STATE_PC).get(L_A).mem(Op.i64_store, 0, 3);
+    w.i32(this.sb + STATE_ICOUNT).get(L_IC).mem(Op.i32_store, 0, 2);
+    w.i32(this.sb + STATE_BUDGET).get(L_BUDGET).mem(Op.i32_store, 0, 2);
+    w.i32(0);
   }
 
   private emitBlock(insns: Insn[]): void {
@@ -262,13 +291,8 @@ class PageTranslator {
     this.retire(k);
     this.writeBack();
     const idx = this.entries.get(target);
-    if (idx !== undefined) {
-      w.get(L_BUDGET).i32(0).op(Op.i32_gt_s);
-      w.blockOf(Op.if);
-      w.i32(idx).set(L_IDX).op(Op.br).u32(this.depth + 1);
-      w.op(Op.end);
-    }
-    this.exitConst(target);
+    if (idx !== undefined) w.i32(idx).set(L_IDX).get(L_BUDGET).i32(0).op(Op.i32_gt_s).op(Op.br_if).u32(this.depth);
+    w.i64(BigInt(target)).set(L_A).op(Op.br).u32(this.depth + 1);
   }
 
   private retire(k: number): void {
@@ -276,20 +300,6 @@ class PageTranslator {
     const w = this.w;
     w.get(L_IC).i32(k).op(Op.i32_add).set(L_IC);
     w.get(L_BUDGET).i32(k).op(Op.i32_sub).set(L_BUDGET);
-  }
-
-  /** Stores pc = target, the retired count and the budget, and returns to the dispatcher. */
-  private exitConst(target: number): void {
-    const w = this.w;
-    w.i32(this.sb + STATE_PC).i64(BigInt(target)).mem(Op.i64_store, 0, 3);
-    this.exitCount();
-  }
-
-  private exitCount(): void {
-    const w = this.w;
-    w.i32(this.sb + STATE_ICOUNT).get(L_IC).mem(Op.i32_store, 0, 2);
-    w.i32(this.sb + STATE_BUDGET).get(L_BUDGET).mem(Op.i32_store, 0, 2);
-    w.i32(0).op(Op.return);
   }
 
   private emitJump(ins: Insn, k: number): void {
@@ -311,8 +321,7 @@ class PageTranslator {
         this.setConst(rd, next);
         this.retire(k);
         this.writeBack();
-        w.i32(this.sb + STATE_PC).get(L_A).mem(Op.i64_store, 0, 3);
-        this.exitCount();
+        w.op(Op.br).u32(this.depth + 1);
         return;
       }
       default: { // branches
@@ -353,14 +362,15 @@ class PageTranslator {
     this.dirty.delete((ins.inst >>> 7) & 31);
   }
 
-  /** After a slow load/store helper: stop after this instruction if it asks. */
-  private stopIfAsked(ins: Insn, k: number): void {
-    const w = this.w;
-    w.blockOf(Op.if);
-    w.i32(this.sb + STATE_PC).i64(BigInt(ins.pc + ins.len)).mem(Op.i64_store, 0, 3);
-    w.i32(this.sb + STATE_ICOUNT).get(L_IC).i32(k + 1).op(Op.i32_add).mem(Op.i32_store, 0, 2);
-    w.i32(1).op(Op.return);
-    w.op(Op.end);
+  /**
+   * After a slow load/store helper: if it asks to stop (an interrupt is pending, code
+   * changed), the budget becomes 0, so the block ends and the dispatcher returns. Running
+   * to the end of the block is allowed: interrupts are asynchronous, and a hart need not
+   * see its own stores to code before a FENCE.I. An if/return here would cost V8 more
+   * compile time than the rest of the access.
+   */
+  private stopAtBlockEnd(): void {
+    this.w.i32(1).op(Op.i32_sub).get(L_BUDGET).op(Op.i32_and).set(L_BUDGET);
   }
 
   // ------------------------------------------------------------ registers
@@ -369,6 +379,7 @@ class PageTranslator {
   private reg(r: number): void {
     const w = this.w;
     if (r === 0) w.i64(0n);
+    else if (!this.cacheRegs) w.i32(this.regAddr(r)).mem(Op.i64_load, 0, 3);
     else if (this.loaded.has(r)) w.get(L_X + r);
     else {
       w.i32(this.sb + STATE_X + r * 8).mem(Op.i64_load, 0, 3).tee(L_X + r);
@@ -384,13 +395,16 @@ class PageTranslator {
     this.reg(r);
     this.w.op(Op.i32_wrap_i64);
   }
+  private regAddr(r: number): number {
+    return this.sb + STATE_X + r * 8;
+  }
   /** Loads x[r] into its local now (before code that runs on one path only). */
   private preload(r: number): void {
-    if (r === 0 || this.loaded.has(r)) return;
+    if (r === 0 || !this.cacheRegs || this.loaded.has(r)) return;
     this.reg(r);
     this.w.op(Op.drop);
   }
-  /** Pops an i64 into x[rd]. */
+  /** Pops an i64 into x[rd] (tier 2). */
   private setReg(rd: number): void {
     this.w.set(L_X + rd);
     this.loaded.add(rd);
@@ -402,11 +416,15 @@ class PageTranslator {
   }
   /** Reloads x[r] from memory after a helper wrote it. */
   private reload(r: number): void {
-    if (r === 0) return;
+    if (r === 0 || !this.cacheRegs) return;
     this.w.i32(this.sb + STATE_X + r * 8).mem(Op.i64_load, 0, 3).set(L_X + r);
   }
   private setConst(rd: number, v: number): void {
     if (rd === 0) return;
+    if (!this.cacheRegs) {
+      this.w.i32(this.regAddr(rd)).i64(BigInt(v)).mem(Op.i64_store, 0, 3);
+      return;
+    }
     this.w.i64(BigInt(v));
     this.setReg(rd);
   }
@@ -424,6 +442,12 @@ class PageTranslator {
       case 0x0f: return; // FENCE
     }
     if (rd === 0) return; // an ALU result into x0 has no effect
+    if (!this.cacheRegs) {
+      this.w.i32(this.regAddr(rd));
+      this.emitAlu(inst);
+      this.w.mem(Op.i64_store, 0, 3);
+      return;
+    }
     this.emitAlu(inst);
     this.setReg(rd);
   }
@@ -577,19 +601,23 @@ class PageTranslator {
     const size = 1 << (f3 & 3);
     this.emitTlbProbe(rs1, inst >> 20, size, STATE_RTLB);
     w.blockOf(Op.if);
-    if (rd !== 0) {
+    if (rd !== 0 && this.cacheRegs) {
       this.emitHostOffset();
       w.mem(LOAD_OPS[f3]!, 0, 0).set(L_X + rd);
+    } else if (rd !== 0) {
+      w.i32(this.regAddr(rd));
+      this.emitHostOffset();
+      w.mem(LOAD_OPS[f3]!, 0, 0).mem(Op.i64_store, 0, 3);
     }
     w.op(Op.else);
     this.spill(ins.pc, k);
     w.i32(f3).i32(rd);
     this.emitAddrHalves();
     w.op(Op.call).u32(H_LD);
-    this.stopIfAsked(ins, k);
+    this.stopAtBlockEnd();
     this.reload(rd);
     w.op(Op.end);
-    if (rd !== 0) {
+    if (rd !== 0 && this.cacheRegs) {
       this.loaded.add(rd);
       this.dirty.add(rd);
     }
@@ -612,7 +640,7 @@ class PageTranslator {
     w.i32(f3).i32(rs2);
     this.emitAddrHalves();
     w.op(Op.call).u32(H_ST);
-    this.stopIfAsked(ins, k);
+    this.stopAtBlockEnd();
     w.op(Op.end);
   }
 }

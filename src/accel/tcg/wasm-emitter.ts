@@ -7,7 +7,7 @@ export const enum Op {
   br = 0x0c, br_if = 0x0d, br_table = 0x0e, return = 0x0f, call = 0x10, call_indirect = 0x11,
   return_call = 0x12,
   drop = 0x1a, select = 0x1b,
-  local_get = 0x20, local_set = 0x21, local_tee = 0x22,
+  local_get = 0x20, local_set = 0x21, local_tee = 0x22, global_get = 0x23, global_set = 0x24,
   i32_load = 0x28, i64_load = 0x29, f64_load = 0x2b,
   i64_load8_s = 0x30, i64_load8_u = 0x31, i64_load16_s = 0x32, i64_load16_u = 0x33,
   i64_load32_s = 0x34, i64_load32_u = 0x35,
@@ -55,6 +55,16 @@ class Bytes {
       this.push(b);
     } while (x !== 0);
   }
+  sleb32(v: number): void {
+    let x = v | 0;
+    for (;;) {
+      const b = x & 0x7f;
+      x >>= 7;
+      const done = (x === 0 && (b & 0x40) === 0) || (x === -1 && (b & 0x40) !== 0);
+      this.push(done ? b : b | 0x80);
+      if (done) return;
+    }
+  }
   view(): Uint8Array {
     return this.buf.subarray(0, this.length);
   }
@@ -90,14 +100,8 @@ export class CodeWriter {
     }
   }
   s32(v: number): this {
-    let x = v | 0;
-    for (;;) {
-      const b = x & 0x7f;
-      x >>= 7;
-      const done = (x === 0 && (b & 0x40) === 0) || (x === -1 && (b & 0x40) !== 0);
-      this.bytes.push(done ? b : b | 0x80);
-      if (done) return this;
-    }
+    this.bytes.sleb32(v);
+    return this;
   }
   i32(v: number): this {
     return this.op(Op.i32_const).s32(v);
@@ -148,6 +152,8 @@ export interface ModuleSpec {
   funcs: { type: number; locals: { count: number; type: ValType }[]; body: CodeWriter }[];
   /** Exports: name -> defined function index (0-based among defined functions). */
   exports: { name: string; func: number }[];
+  /** Mutable i32 globals the module defines, by their initial values. */
+  globals?: number[];
 }
 
 function name(s: string, out: Bytes): void {
@@ -204,6 +210,19 @@ export function assemble(spec: ModuleSpec): Uint8Array<ArrayBuffer> {
   funcs.uleb(spec.funcs.length);
   for (const f of spec.funcs) funcs.uleb(f.type);
   section(3, funcs, out);
+
+  if (spec.globals !== undefined && spec.globals.length > 0) {
+    const globals = new Bytes();
+    globals.uleb(spec.globals.length);
+    for (const g of spec.globals) {
+      globals.push(ValType.i32);
+      globals.push(0x01); // mutable
+      globals.push(Op.i32_const);
+      globals.sleb32(g);
+      globals.push(Op.end);
+    }
+    section(6, globals, out);
+  }
 
   const exports = new Bytes();
   exports.uleb(spec.exports.length);

@@ -8,7 +8,7 @@ import {
   TLB_BASES, TLB_ENTRIES, TLB_SIZE,
   type GuestMemory,
 } from "../../machine/guest-memory.js";
-import { Jit, type Translation } from "../../accel/tcg/jit.js";
+import { DEFAULT_TIER_UP, Jit } from "../../accel/tcg/jit.js";
 import { div32, divs, divu, mul64, mulh, mulw } from "./alu64.js";
 import {
   CSR, EXC_BREAKPOINT, EXC_ECALL_M, EXC_ECALL_S, EXC_ECALL_U, EXC_ILLEGAL, EXC_INST_ACCESS,
@@ -41,6 +41,8 @@ export interface CpuOptions {
   jit?: boolean;
   /** Interpreted starts of a block before it is translated (default 5000). */
   jitThreshold?: number;
+  /** Blocks a tier-1 translated page runs before it is translated at tier 2 (default DEFAULT_TIER_UP). */
+  jitTierUp?: number;
   /** Optional instruction/interrupt trace sink (-d). */
   trace?: (line: string) => void;
   /** -d items that are on: "in_asm" (each instruction), "int" (traps and interrupts). */
@@ -136,6 +138,7 @@ export class RiscvCpu {
   // The translator (src/accel/tcg): undefined when off.
   readonly jit: Jit | undefined;
   private readonly jitThreshold: number;
+  private readonly jitTierUp: number;
   /** Interpret one block only: stop after the first jump, branch or system instruction. */
   private blockMode = false;
   /** Set when translated code may be stale (a page's code changed, the TLB was flushed). */
@@ -172,6 +175,7 @@ export class RiscvCpu {
     this.tlbBase = new Float64Array(mem.buffer, this.tlbOffset + TLB_BASES, TLB_ENTRIES);
     // Instruction traces show every instruction: only the interpreter can.
     this.jitThreshold = opts.jitThreshold ?? 5000;
+    this.jitTierUp = opts.jitTierUp ?? DEFAULT_TIER_UP;
     this.jit = opts.jit && !this.traceInsn && mem.memory ? this.createJit(mem, opts.hartId) : undefined;
     this.updateDataPriv();
   }
@@ -279,21 +283,25 @@ export class RiscvCpu {
       if (this.stopRequested) return;
       if (!this.takeInterrupt() && this.waiting) return;
     }
-    if (this.findTranslation(this.pc) !== undefined) return this.runTranslated(budget);
+    const pc = this.pc;
+    const pageOff = this.codePageOffset(pc);
+    if (pageOff >= 0 && this.jit!.find(pc, pageOff) !== undefined) return this.runTranslated(budget);
+    const before = this.instret;
     this.blockMode = true;
     try {
       this.execute(budget);
     } finally {
       this.blockMode = false;
     }
+    if (pageOff >= 0) this.jit!.interpreted(pc, pageOff, this.instret - before);
   }
 
-  /** The translation for pc under the current instruction mapping, if any. */
-  private findTranslation(pc: number): Translation | undefined {
+  /** The host offset of pc's page under the current instruction mapping, or -1 on a TLB miss. */
+  private codePageOffset(pc: number): number {
     const vpn = Math.floor(pc / 4096);
     const idx = ACC_EXEC * 4 * TLB_SIZE + this.priv * TLB_SIZE + (vpn & TLB_MASK);
-    if (this.tlbTag[idx] !== vpn) return undefined; // the interpreter fetches (and faults) first
-    return this.jit!.find(pc, this.tlbBase[idx]!);
+    if (this.tlbTag[idx] !== vpn) return -1; // the interpreter fetches (and faults) first
+    return this.tlbBase[idx]!;
   }
 
   /** Runs the dispatcher from this.pc (whose translation is in the jump cache). */
@@ -336,7 +344,7 @@ export class RiscvCpu {
     const x = this.x;
     const jumpCache = mem.hartJumpCache(hartId);
     this.state32[(this.stateBase + STATE_JC) >> 2] = jumpCache;
-    const jit = new Jit(mem, this.stateBase, jumpCache, this.jitThreshold, {
+    const jit = new Jit(mem, this.stateBase, jumpCache, { hot: this.jitThreshold, tierUp: this.jitTierUp }, {
       ld: (f3, rd, lo, hi) => {
         this.loadSlow(0, lo, hi, f3, rd * 2);
         x[0] = x[1] = 0;
