@@ -10,17 +10,18 @@
 //
 // Guest registers are the i64s of the hart's state area in the shared Memory. Code comes in
 // two tiers. Tier 1, for code that just became hot, reads and writes them in memory: its
-// functions have few locals, and V8's baseline compiler (Liftoff), whose work at every
-// branch and merge grows with the number of locals, compiles them about four times faster.
-// A tier-1 function counts the blocks it runs in a global and calls the `up` helper when
-// the count runs out; the page is then translated again at tier 2, which caches the
-// registers of a block in locals (loaded at first use, written back before every exit and
-// helper call, where the CPU's JavaScript may read them) for V8's optimizing compiler to
-// keep in host registers. Loads and
-// stores look up the software TLB inline (the same float64 arrays the interpreter uses);
-// a miss, MMIO or a page-crossing access calls a helper in the CPU, which may trap (a JS
-// exception unwinds through here) or ask us to stop. Before each helper call the pc and
-// the retired count are stored, so traps are precise. Instructions without an inline
+// functions have 8 locals instead of 39, and V8's baseline compiler (Liftoff) does work at
+// every if, br and merge in proportion to the locals (with one shared exit, a boot's
+// modules took 584 instead of 1559 ms of Liftoff time). A tier-1 function counts the
+// blocks it runs in a global and calls the `up` helper when the count runs out; the page
+// is then translated again at tier 2, which caches the registers of a block in locals
+// (loaded at first use, written back before every exit and helper call, where the CPU's
+// JavaScript may read them) for V8's optimizing compiler to keep in host registers.
+// Loads and stores look up the software TLB inline (the same float64 arrays the
+// interpreter uses); a miss, MMIO or a page-crossing access calls a helper in the CPU,
+// which may trap (a JS exception unwinds through here) or ask us to stop at the block's
+// end. Before each helper call the pc and the retired count are stored, so traps are
+// precise. Instructions without an inline
 // translation (CSR, atomics, floating point, MULH*) run in the interpreter through the
 // `ex` helper; system instructions, FENCE.I and anything illegal end the block and are
 // left to the interpreter.
