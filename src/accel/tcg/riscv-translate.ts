@@ -4,9 +4,10 @@
 // another translated block of the same page is a `br` (loops run without leaving
 // WebAssembly). The blocks are the hot entry points and every block they reach inside the
 // page, so the cold side of a branch stays translated too. A jump elsewhere stores the pc
-// in the hart's state and returns 0 to the dispatcher (src/accel/tcg/dispatcher.ts), which
-// looks the pc up in its jump cache and calls the next page function; returning 1 asks it
-// to go back to the CPU's loop (an interrupt is pending, code changed, the hart stops).
+// in the hart's state and leaves through the function's one exit, returning 0 to the
+// dispatcher (src/accel/tcg/dispatcher.ts), which looks the pc up in its jump cache and
+// calls the next page function; returning 1 (after the `ex` helper asked to stop: an
+// interrupt is pending, code changed, the hart stops) sends it back to the CPU's loop.
 //
 // Guest registers are the i64s of the hart's state area in the shared Memory. Code comes in
 // two tiers. Tier 1, for code that just became hot, reads and writes them in memory: its
@@ -383,7 +384,7 @@ class PageTranslator {
     else if (!this.cacheRegs) w.i32(this.regAddr(r)).mem(Op.i64_load, 0, 3);
     else if (this.loaded.has(r)) w.get(L_X + r);
     else {
-      w.i32(this.sb + STATE_X + r * 8).mem(Op.i64_load, 0, 3).tee(L_X + r);
+      w.i32(this.regAddr(r)).mem(Op.i64_load, 0, 3).tee(L_X + r);
       this.loaded.add(r);
     }
   }
@@ -413,12 +414,12 @@ class PageTranslator {
   }
   /** Stores the dirty registers to memory (the cache stays valid). */
   private writeBack(): void {
-    for (const r of this.dirty) this.w.i32(this.sb + STATE_X + r * 8).get(L_X + r).mem(Op.i64_store, 0, 3);
+    for (const r of this.dirty) this.w.i32(this.regAddr(r)).get(L_X + r).mem(Op.i64_store, 0, 3);
   }
   /** Reloads x[r] from memory after a helper wrote it. */
   private reload(r: number): void {
     if (r === 0 || !this.cacheRegs) return;
-    this.w.i32(this.sb + STATE_X + r * 8).mem(Op.i64_load, 0, 3).set(L_X + r);
+    this.w.i32(this.regAddr(r)).mem(Op.i64_load, 0, 3).set(L_X + r);
   }
   private setConst(rd: number, v: number): void {
     if (rd === 0) return;
