@@ -41,9 +41,9 @@ STANDARD OPTIONS
                         software emulation (RISC-V boards): hot guest code is
                         translated to WebAssembly; jit=off keeps tcg to the
                         interpreter; jit-threshold=N translates a block after
-                        it started N times in the interpreter (default 5000,
+                        it started N times in the interpreter (default 2000,
                         1 translates almost everything); jit-tier-up=N
-                        translates a page again, for speed, after its quick
+                        translates code again, for speed, after its quick
                         first translation ran N blocks (default 100000)
     -accel kvm, -enable-kvm
                         hardware virtualization through /dev/kvm: x86-64

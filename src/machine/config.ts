@@ -100,7 +100,7 @@ export const DEFAULT_CONFIG: MachineConfig = {
   serial: "mon:stdio",
   accel: "tcg",
   jit: true,
-  jitThreshold: 5000,
+  jitThreshold: 2000,
   jitTierUp: DEFAULT_TIER_UP,
   acpi: true,
   drives: [],

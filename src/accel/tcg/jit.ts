@@ -1,6 +1,13 @@
 // The translation cache of one hart: counts how often the interpreter starts a block at
-// each pc, translates hot pages in batches (one WebAssembly module for many pages), finds
+// each pc, translates hot code in batches (one WebAssembly module for many pages), finds
 // the translation for a pc, and drops translations whose guest code changed.
+//
+// The unit of translation is a chunk: the blocks of one page that became hot together,
+// with the blocks they lead to on that page that have run before (never-run code is not
+// translated). Code of a page that becomes hot later goes into a new chunk instead of a
+// retranslation of the whole page, so every instruction is compiled about once per tier
+// and the hotness threshold can be low. Chunks of a page reach each other through the
+// dispatcher.
 //
 // A translation is keyed by the pc and by the host offset of the physical page its code
 // came from; the CPU and the dispatcher check the latter against the instruction TLB before
@@ -9,26 +16,32 @@
 // and block for the dispatcher (src/accel/tcg/dispatcher.ts). Guest stores cannot reach a
 // translated page through the TLB: translating a page removes its write-TLB entries, and
 // the next store's page walk (CPU.translate) calls invalidatePage(). Device DMA does the
-// same through GuestMemory.onHostWrite. The cache is bounded: past MAX_PAGES translated
-// pages it is flushed whole, as QEMU flushes its code buffer when full.
+// same through GuestMemory.onHostWrite. The cache is bounded: past MAX_CHUNKS translated
+// chunks it is flushed whole, as QEMU flushes its code buffer when full.
 //
-// Pages are translated at tier 1 first (quick to compile) and again at tier 2 (registers in
-// locals, for V8's optimizing compiler) once a tier-1 page has run `tierUp` blocks; see
+// Chunks are translated at tier 1 first (quick to compile) and again at tier 2 (registers
+// in locals, for V8's optimizing compiler) once a tier-1 chunk has run `tierUp` blocks; see
 // src/accel/tcg/riscv-translate.ts.
 import { JC_ENTRIES, RAM_OFFSET, type GuestMemory } from "../../machine/guest-memory.js";
 import { createDispatcher, JC_IDX_BITS, type Dispatch } from "./dispatcher.js";
 import { assemble, type CodeWriter, ValType } from "./wasm-emitter.js";
 import { pageFuncLocals, translatePage, type PageSource, type Tier } from "./riscv-translate.js";
 
-/** Translated pages kept before the whole cache is flushed. */
-const MAX_PAGES = 2048;
-/** Pages translated per module at most. */
+/** Translated chunks kept before the whole cache is flushed. */
+const MAX_CHUNKS = 4096;
+/** Chunks translated per module at most. */
 const BATCH = 64;
-/** Pending pages that start a compile at once; fewer wait up to MAX_WAIT slices. */
+/** Pending chunks that start a compile at once; fewer wait up to MAX_WAIT slices. */
 const EAGER_BATCH = 16;
 const MAX_WAIT = 4;
-/** Execution counters, indexed by a hash of the pc (a collision only makes code hot sooner). */
-const COUNTERS = 1 << 16;
+/** Interpreted starts of pending blocks that start a compile at once. */
+const PENDING_RUNS = 1000;
+/**
+ * Execution counters, indexed by the physical address of the pc (modulo 4 MiB of RAM: the
+ * kernel's text has a counter per halfword). A collision only makes code hot sooner, and
+ * makes code look as if it ran.
+ */
+const COUNTERS = 1 << 21;
 /** An interpreted block of n instructions counts as 1 + n / LONG_BLOCK starts toward the threshold. */
 const LONG_BLOCK = 16;
 /** Blocks a tier-1 page runs before it is translated at tier 2 (-accel tcg,jit-tier-up=N). */
@@ -55,30 +68,35 @@ export interface JitThresholds {
   tierUp: number;
 }
 
-interface PageRecord {
+/** A translated chunk: some blocks of one page. */
+interface Chunk {
   pageVa: number;
   pageOff: number;
-  /** Every entry pc translated for this page (a retranslation keeps them). */
+  /** The pc of every block in the chunk (each is an entry). */
   pcs: number[];
-  /** The page function's slot in the table. */
+  /** The chunk function's slot in the table; -1 once released. */
   slot: number;
   tier: Tier;
 }
 
-interface PendingPage {
+/** A chunk to translate: new hot pcs of a page, or a tier-1 chunk to translate at tier 2. */
+interface Job {
+  pageVa: number;
   pageOff: number;
-  /** New hot entries (a retranslation adds the page's earlier ones). */
   pcs: Set<number>;
   tier: Tier;
+  /** The chunk this one replaces (tier 2). */
+  replaces?: Chunk;
 }
 
 export interface JitStats {
   modules: number;
-  pagesTranslated: number;
+  /** Chunks translated (a page may have several). */
+  chunksTranslated: number;
   instructionsTranslated: number;
   invalidations: number;
   flushes: number;
-  /** Pages translated again at tier 2. */
+  /** Chunks translated again at tier 2. */
   tierUps: number;
   /** Milliseconds spent translating and compiling on the CPU's thread. */
   compileMs: number;
@@ -88,19 +106,21 @@ export class Jit {
   private readonly counts = new Uint16Array(COUNTERS);
   /** Translations by the low word of their pc (see lookup). */
   private readonly entries = new Map<number, Translation>();
-  /** Translated pages by host page offset (one physical page may have several virtual aliases). */
-  private readonly byPhys = new Map<number, PageRecord[]>();
-  /** Pages with new hot entries, waiting for the next batch. */
-  private readonly pending = new Map<number, PendingPage>();
+  /** Translated chunks by host page offset (a physical page may have several, and aliases). */
+  private readonly byPhys = new Map<number, Chunk[]>();
+  /** Chunks waiting for the next batch, by virtual page (new code) or by the chunk they replace. */
+  private readonly pending = new Map<number | Chunk, Job>();
   /** 1 where a RAM page (by physical page number) holds translated code. */
   readonly codePage: Uint8Array;
-  private livePages = 0;
-  /** Slices the oldest pending page has waited. */
+  private liveChunks = 0;
+  /** Interpreted starts of hot blocks whose translation waits in `pending`. */
+  private pendingRuns = 0;
+  /** Slices the oldest pending chunk has waited. */
   private waited = 0;
-  readonly stats: JitStats = { modules: 0, pagesTranslated: 0, instructionsTranslated: 0, invalidations: 0, flushes: 0, tierUps: 0, compileMs: 0 };
+  readonly stats: JitStats = { modules: 0, chunksTranslated: 0, instructionsTranslated: 0, invalidations: 0, flushes: 0, tierUps: 0, compileMs: 0 };
   private readonly u16: Uint16Array;
   private readonly memoryPages: number;
-  private readonly table = new WebAssembly.Table({ element: "anyfunc", initial: MAX_PAGES + BATCH });
+  private readonly table = new WebAssembly.Table({ element: "anyfunc", initial: MAX_CHUNKS + BATCH });
   private readonly freeSlots: number[] = [];
   /** The jump cache as int32 words: pc lo, pc hi, page offset, slot << JC_IDX_BITS | block. */
   private readonly jc: Int32Array;
@@ -122,7 +142,7 @@ export class Jit {
     this.u16 = new Uint16Array(mem.buffer);
     this.memoryPages = mem.buffer.byteLength / 65536;
     this.jc = new Int32Array(mem.buffer, jumpCache, JC_ENTRIES * 4).fill(0);
-    for (let i = MAX_PAGES + BATCH - 1; i >= 0; i--) this.freeSlots.push(i);
+    for (let i = MAX_CHUNKS + BATCH - 1; i >= 0; i--) this.freeSlots.push(i);
     this.dispatch = createDispatcher(mem.memory!, this.table, stateBase);
   }
 
@@ -130,13 +150,7 @@ export class Jit {
   find(pc: number, pageOff: number): Translation | undefined {
     const e = this.lookup(pc, pageOff);
     if (e !== undefined) return e;
-    // A threshold of 1 translates every block before it runs (for testing the
-    // translator); others wait for the end of the slice and compile in batches.
-    if (this.count(pc, pageOff, 1) && this.thresholds.hot === 1) {
-      this.compilePending();
-      return this.lookup(pc, pageOff);
-    }
-    return undefined;
+    return this.count(pc, pageOff, 1) ? this.lookup(pc, pageOff) : undefined;
   }
 
   /**
@@ -149,45 +163,51 @@ export class Jit {
 
   /** Adds `weight` starts to pc's counter; true when that made it hot. */
   private count(pc: number, pageOff: number, weight: number): boolean {
-    const h = counterOf(pc);
-    const c = this.counts[h]! + weight;
-    if (c < this.thresholds.hot) {
-      this.counts[h] = c;
+    const h = counterOf(pc, pageOff);
+    const hot = this.thresholds.hot;
+    const old = this.counts[h]!;
+    if (old + weight < hot) {
+      this.counts[h] = old + weight;
       return false;
     }
-    this.counts[h] = 0;
-    this.markHot(pc, pageOff);
+    if (old < hot) {
+      this.counts[h] = hot; // stays > 0 after translation: it ran
+      this.markHot(pc, pageOff);
+    }
+    // Translations wait to be compiled in batches (a module costs about a millisecond
+    // however small), but not while hot code waiting for them keeps being interpreted.
+    // A threshold of 1 translates every block before it runs (for testing the translator).
+    if (hot === 1 || ++this.pendingRuns >= PENDING_RUNS) this.compilePending();
     return true;
   }
 
   private lookup(pc: number, pageOff: number): Translation | undefined {
     if (this.codePage[(pageOff - RAM_OFFSET) / 4096] !== 1) return undefined;
+    const e = this.lookupEntry(pc, pageOff);
+    if (e !== undefined) this.cache(pc, e);
+    return e;
+  }
+
+  private lookupEntry(pc: number, pageOff: number): Translation | undefined {
     // Keyed by the pc's low word: an int32 key hashes far faster than a heap number.
     const e = this.entries.get(pc | 0);
-    if (e === undefined || e.pc !== pc || e.pageOff !== pageOff) return undefined;
-    this.cache(pc, e);
-    return e;
+    return e === undefined || e.pc !== pc || e.pageOff !== pageOff ? undefined : e;
   }
 
   private markHot(pc: number, pageOff: number): void {
     const pageVa = Math.floor(pc / 4096) * 4096;
-    this.pendingPage(pageVa, pageOff, this.record(pageVa, pageOff)?.tier ?? 1).pcs.add(pc);
-  }
-
-  /** A tier-1 page ran its count of blocks: translate it again at tier 2. */
-  private tierUp(pageVa: number, pageOff: number): void {
-    if (this.record(pageVa, pageOff)?.tier === 1) this.pendingPage(pageVa, pageOff, 2);
-  }
-
-  /** The page's entry in the pending list, at `tier` or above. */
-  private pendingPage(pageVa: number, pageOff: number, tier: Tier): PendingPage {
-    let p = this.pending.get(pageVa);
-    if (p === undefined || p.pageOff !== pageOff) {
-      p = { pageOff, pcs: new Set(), tier };
-      this.pending.set(pageVa, p);
+    let job = this.pending.get(pageVa);
+    if (job === undefined || job.pageOff !== pageOff) {
+      job = { pageVa, pageOff, pcs: new Set(), tier: 1 };
+      this.pending.set(pageVa, job);
     }
-    if (tier > p.tier) p.tier = tier;
-    return p;
+    job.pcs.add(pc);
+  }
+
+  /** A tier-1 chunk ran its count of blocks: translate it again at tier 2. */
+  private tierUp(chunk: Chunk): void {
+    if (chunk.tier !== 1 || chunk.slot < 0 || this.pending.has(chunk)) return;
+    this.pending.set(chunk, { pageVa: chunk.pageVa, pageOff: chunk.pageOff, pcs: new Set(chunk.pcs), tier: 2, replaces: chunk });
   }
 
   /** Puts a translation in the jump cache. */
@@ -215,43 +235,41 @@ export class Jit {
     }
   }
 
-  /** Translates the pending pages, one module per BATCH pages. */
+  /** Translates the pending chunks, one module per BATCH chunks. */
   compilePending(): void {
     const t0 = performance.now();
+    this.pendingRuns = 0;
     while (this.pending.size > 0) {
-      const batch: BatchPage[] = [];
-      for (const [pageVa, p] of this.pending) {
-        this.pending.delete(pageVa);
-        const old = this.record(pageVa, p.pageOff);
-        const pcs = new Set(old ? old.pcs : []);
-        for (const pc of p.pcs) pcs.add(pc);
-        batch.push({ pageVa, pageOff: p.pageOff, pcs: [...pcs].sort((a, b) => a - b), tier: p.tier });
+      const batch: Job[] = [];
+      for (const [key, job] of this.pending) {
+        this.pending.delete(key);
+        batch.push(job);
         if (batch.length === BATCH) break;
       }
-      if (this.livePages + batch.length > MAX_PAGES) this.flush();
-      this.compileBatch(batch);
+      if (this.liveChunks + batch.length > MAX_CHUNKS) this.flush();
+      else this.compileBatch(batch);
     }
     this.stats.compileMs += performance.now() - t0;
   }
 
-  private record(pageVa: number, pageOff: number): PageRecord | undefined {
-    return this.byPhys.get(pageOff)?.find((r) => r.pageVa === pageVa);
-  }
-
-  private compileBatch(batch: BatchPage[]): void {
+  private compileBatch(batch: Job[]): void {
     const funcs: { type: number; locals: ReturnType<typeof pageFuncLocals>; body: CodeWriter }[] = [];
-    const done: { page: BatchPage; entries: Map<number, number> }[] = [];
-    for (const page of batch) {
+    const done: { job: Job; entries: Map<number, number>; chunk?: Chunk }[] = [];
+    for (const job of batch) {
+      const pageOff = job.pageOff;
       const src: PageSource = {
-        pageVa: page.pageVa,
-        parcel: (off) => this.u16[(page.pageOff + off) >>> 1]!,
+        pageVa: job.pageVa,
+        parcel: (off) => this.u16[(pageOff + off) >>> 1]!,
         stateBase: this.stateBase,
+        // Into code that ran and that no other chunk holds.
+        follow: (pc, straight) => (straight || this.counts[counterOf(pc, pageOff)]! > 0) &&
+          this.lookupEntry(pc, pageOff) === undefined,
       };
       // Function i counts its blocks in global i (tier 1).
-      const t = translatePage(src, page.pcs, page.tier, funcs.length);
+      const t = translatePage(src, [...job.pcs].sort((a, b) => a - b), job.tier, funcs.length);
       if (t.entries.size === 0) continue;
-      funcs.push({ type: 2, locals: pageFuncLocals(page.tier), body: t.body });
-      done.push({ page, entries: t.entries });
+      funcs.push({ type: 2, locals: pageFuncLocals(job.tier), body: t.body });
+      done.push({ job, entries: t.entries });
       this.stats.instructionsTranslated += t.instructions;
     }
     if (funcs.length === 0) return;
@@ -271,55 +289,58 @@ export class Jit {
     const h = this.helpers;
     const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
       m: { mem: this.mem.memory! },
-      h: { ld: h.ld, st: h.st, ex: h.ex, up: (i: number) => this.tierUp(done[i]!.page.pageVa, done[i]!.page.pageOff) },
+      h: { ld: h.ld, st: h.st, ex: h.ex, up: (i: number) => this.tierUp(done[i]!.chunk!) },
     });
     this.stats.modules++;
     const scrub = new Set<number>();
-    done.forEach(({ page, entries }, i) => {
-      this.install(page, instance.exports[`p${i}`] as Function, entries);
-      scrub.add(page.pageOff);
-    });
+    for (let i = 0; i < done.length; i++) {
+      const d = done[i]!;
+      d.chunk = this.install(d.job, instance.exports[`p${i}`] as Function, d.entries);
+      scrub.add(d.job.pageOff);
+    }
     this.scrubWriteTlb(scrub);
   }
 
-  private install(page: BatchPage, fn: Function, entries: Map<number, number>): void {
-    const { pageVa, pageOff } = page;
+  private install(job: Job, fn: Function, entries: Map<number, number>): Chunk {
+    const { pageVa, pageOff } = job;
     let list = this.byPhys.get(pageOff);
     if (list === undefined) {
       list = [];
       this.byPhys.set(pageOff, list);
     }
-    let rec = list.find((r) => r.pageVa === pageVa);
-    if (rec === undefined) {
-      rec = { pageVa, pageOff, pcs: [], slot: -1, tier: page.tier };
-      list.push(rec);
-      this.livePages++;
+    let chunk = job.replaces;
+    if (chunk !== undefined && chunk.slot >= 0) {
+      this.release(chunk);
+      this.stats.tierUps++;
+      chunk.tier = job.tier;
     } else {
-      this.release(rec);
-      if (page.tier > rec.tier) this.stats.tierUps++;
-      rec.tier = page.tier;
+      chunk = { pageVa, pageOff, pcs: [], slot: -1, tier: job.tier };
+      list.push(chunk);
+      this.liveChunks++;
     }
-    rec.slot = this.freeSlots.pop()!;
-    this.table.set(rec.slot, fn);
-    rec.pcs = [...entries.keys()];
+    chunk.slot = this.freeSlots.pop()!;
+    this.table.set(chunk.slot, fn);
+    chunk.pcs = [...entries.keys()];
     for (const [pc, idx] of entries) {
-      const t = { pc, slot: rec.slot, idx, pageOff };
+      const t = { pc, slot: chunk.slot, idx, pageOff };
       this.entries.set(pc | 0, t);
       this.cache(pc, t);
     }
     this.codePage[(pageOff - RAM_OFFSET) / 4096] = 1;
-    this.stats.pagesTranslated++;
+    this.stats.chunksTranslated++;
+    return chunk;
   }
 
-  /** Takes a page's translation out of the jump cache and frees its table slot. */
-  private release(rec: PageRecord): void {
-    for (const pc of rec.pcs) {
-      this.uncache(pc, rec.pageOff);
+  /** Takes a chunk out of the jump cache and frees its table slot. */
+  private release(chunk: Chunk): void {
+    for (const pc of chunk.pcs) {
+      this.uncache(pc, chunk.pageOff);
       const e = this.entries.get(pc | 0);
-      if (e?.pc === pc && e.pageOff === rec.pageOff) this.entries.delete(pc | 0);
+      if (e?.slot === chunk.slot && e.pc === pc && e.pageOff === chunk.pageOff) this.entries.delete(pc | 0);
     }
-    this.table.set(rec.slot, null);
-    this.freeSlots.push(rec.slot);
+    this.table.set(chunk.slot, null);
+    this.freeSlots.push(chunk.slot);
+    chunk.slot = -1;
   }
 
   /** Drops the translations of the RAM page at host offset `pageOff` (its code changed). */
@@ -328,12 +349,13 @@ export class Jit {
     this.codePage[(pageOff - RAM_OFFSET) / 4096] = 0;
     if (list === undefined) return;
     this.byPhys.delete(pageOff);
-    for (const rec of list) {
-      this.release(rec);
-      for (const pc of rec.pcs) this.counts[counterOf(pc)] = 0; // it must become hot again first
-      this.pending.delete(rec.pageVa);
-      this.livePages--;
+    for (const chunk of list) {
+      for (const pc of chunk.pcs) this.counts[counterOf(pc, pageOff)] = 0; // it must become hot again first
+      this.pending.delete(chunk);
+      this.release(chunk);
+      this.liveChunks--;
     }
+    for (const [key, job] of this.pending) if (job.pageOff === pageOff) this.pending.delete(key);
     this.stats.invalidations++;
     this.onInvalidate();
   }
@@ -350,26 +372,20 @@ export class Jit {
 
   /** Drops every translation (the cache is full). */
   flush(): void {
-    for (const list of this.byPhys.values()) for (const rec of list) this.release(rec);
+    for (const list of this.byPhys.values()) for (const chunk of list) this.release(chunk);
     this.jc.fill(0);
     this.entries.clear();
     this.byPhys.clear();
     this.pending.clear();
     this.counts.fill(0);
     this.codePage.fill(0);
-    this.livePages = 0;
+    this.liveChunks = 0;
     this.stats.flushes++;
     this.onInvalidate();
   }
 }
 
-interface BatchPage {
-  pageVa: number;
-  pageOff: number;
-  pcs: number[];
-  tier: Tier;
-}
-
-function counterOf(pc: number): number {
-  return ((pc | 0) >>> 1) & (COUNTERS - 1);
+/** The counter of the pc at host offset pageOff + (pc & 0xfff): a page's pcs have consecutive counters. */
+function counterOf(pc: number, pageOff: number): number {
+  return ((pageOff - RAM_OFFSET + (pc & 0xfff)) >>> 1) & (COUNTERS - 1);
 }

@@ -1,12 +1,12 @@
-// RISC-V -> WebAssembly: one function per hot guest page, holding that page's blocks.
+// RISC-V -> WebAssembly: one function per chunk, some blocks of one guest page.
 //
-// The function is a loop around a br_table over the page's block entries, so a jump to
-// another translated block of the same page is a `br` (loops run without leaving
-// WebAssembly). The blocks are the hot entry points and every block they reach inside the
-// page, so the cold side of a branch stays translated too. A jump elsewhere stores the pc
-// in the hart's state and leaves through the function's one exit, returning 0 to the
-// dispatcher (src/accel/tcg/dispatcher.ts), which looks the pc up in its jump cache and
-// calls the next page function; returning 1 (after the `ex` helper asked to stop: an
+// The function is a loop around a br_table over the chunk's blocks, so a jump to another
+// block of the chunk is a `br` (loops run without leaving WebAssembly). The blocks are the
+// hot entry points and the blocks they reach inside the page that the translation cache
+// lets us follow (see PageSource.follow); blocks do not overlap. A jump elsewhere stores
+// the pc in the hart's state and leaves through the function's one exit, returning 0 to
+// the dispatcher (src/accel/tcg/dispatcher.ts), which looks the pc up in its jump cache
+// and calls the next chunk function; returning 1 (after the `ex` helper asked to stop: an
 // interrupt is pending, code changed, the hart stops) sends it back to the CPU's loop.
 //
 // Guest registers are the i64s of the hart's state area in the shared Memory. Code comes in
@@ -74,6 +74,14 @@ export interface PageSource {
   parcel(offset: number): number;
   /** Byte offset of the hart's state area in the Memory. */
   stateBase: number;
+  /**
+   * Whether to translate the block at pc, reached from a translated block of this page
+   * (the translation cache says no to code that another chunk holds, and to a branch
+   * target that never ran; the branch then leaves through the dispatcher). `straight`: pc
+   * continues a block cut at MAX_BLOCK instructions, which ran if the block did. All of
+   * them when absent.
+   */
+  follow?(pc: number, straight: boolean): boolean;
 }
 
 export interface TranslatedPage {
@@ -90,11 +98,15 @@ interface Insn {
   len: number;
 }
 
-/** Decodes the block at `pc`: instructions up to and including its terminator. */
-function decodeBlock(src: PageSource, pc: number): Insn[] {
+/**
+ * Decodes the block at `pc`: instructions up to and including its terminator, or up to
+ * the next of the other `starts`.
+ */
+function decodeBlock(src: PageSource, pc: number, starts: ReadonlySet<number>): Insn[] {
   const out: Insn[] = [];
   let cur = pc;
   while (out.length < MAX_BLOCK) {
+    if (cur !== pc && starts.has(cur)) break;
     const off = cur - src.pageVa;
     if (off > 0xffe) break;
     let inst = src.parcel(off);
@@ -157,33 +169,46 @@ function classify(inst: number): Kind {
 
 /**
  * Translates the blocks at `entryPcs` (all inside the page) and the blocks they reach
- * inside the page into one function body.
+ * inside the page into one function body. Blocks do not overlap: one that runs into
+ * another's start ends there and branches to it, so each instruction is translated once
+ * however many entries lead into a run of straight-line code.
  */
 export function translatePage(
   src: PageSource, entryPcs: readonly number[], tier: Tier, counterGlobal = 0,
 ): TranslatedPage {
+  const starts = blockStarts(src, entryPcs);
   const blocks: Insn[][] = [];
   const entries = new Map<number, number>();
-  const seen = new Set<number>(entryPcs);
-  const work = [...entryPcs];
   let instructions = 0;
-  for (let i = 0; i < work.length && instructions < MAX_PAGE_INSNS; i++) {
-    const pc = work[i]!;
-    const b = decodeBlock(src, pc);
+  for (const pc of starts) {
+    const b = decodeBlock(src, pc, starts);
     if (b.length === 0) continue;
     entries.set(pc, blocks.length);
     blocks.push(b);
     instructions += b.length;
+    if (instructions >= MAX_PAGE_INSNS) break;
+  }
+  const t = new PageTranslator(src, entries, blocks.length, tier === 2);
+  t.emitFunction(blocks, tier === 1 ? counterGlobal : -1);
+  return { body: t.w, entries, instructions };
+}
+
+/** The entries and every block start they reach inside the page, entries first. */
+function blockStarts(src: PageSource, entryPcs: readonly number[]): Set<number> {
+  const seen = new Set<number>(entryPcs);
+  const work = [...entryPcs];
+  for (let i = 0; i < work.length && seen.size < MAX_PAGE_INSNS; i++) {
+    const b = decodeBlock(src, work[i]!, seen);
+    if (b.length === 0) continue;
+    const straight = b.length === MAX_BLOCK && classify(b[b.length - 1]!.inst) !== Kind.Jump;
     for (const next of successors(b)) {
-      if (next - src.pageVa >= 0 && next - src.pageVa < 4096 && !seen.has(next)) {
+      if (next - src.pageVa >= 0 && next - src.pageVa < 4096 && !seen.has(next) && (src.follow?.(next, straight) ?? true)) {
         seen.add(next);
         work.push(next);
       }
     }
   }
-  const t = new PageTranslator(src, entries, blocks.length, tier === 2);
-  t.emitFunction(blocks, tier === 1 ? counterGlobal : -1);
-  return { body: t.w, entries, instructions };
+  return seen;
 }
 
 /** Where control goes after a block, where that is a constant; a call's return address too. */

@@ -39,7 +39,7 @@ export interface CpuOptions {
   mtime: () => number;
   /** Translate hot code to WebAssembly (-accel tcg,jit=on, the default). Off while tracing in_asm. */
   jit?: boolean;
-  /** Interpreted starts of a block before it is translated (default 5000). */
+  /** Interpreted starts of a block before it is translated (default 2000). */
   jitThreshold?: number;
   /** Blocks a tier-1 translated page runs before it is translated at tier 2 (default DEFAULT_TIER_UP). */
   jitTierUp?: number;
@@ -174,7 +174,7 @@ export class RiscvCpu {
     this.tlbTag = new Float64Array(mem.buffer, this.tlbOffset, TLB_ENTRIES).fill(NaN);
     this.tlbBase = new Float64Array(mem.buffer, this.tlbOffset + TLB_BASES, TLB_ENTRIES);
     // Instruction traces show every instruction: only the interpreter can.
-    this.jitThreshold = opts.jitThreshold ?? 5000;
+    this.jitThreshold = opts.jitThreshold ?? 2000;
     this.jitTierUp = opts.jitTierUp ?? DEFAULT_TIER_UP;
     this.jit = opts.jit && !this.traceInsn && mem.memory ? this.createJit(mem, opts.hartId) : undefined;
     this.updateDataPriv();
@@ -579,7 +579,9 @@ export class RiscvCpu {
     this.updateDataPriv();
     // TLB entries are per privilege and SUM, so only MXR changes need a flush.
     if (((old ^ s) & MSTATUS_MXR) !== 0) this.flushTlb();
-    this.checkIrq = true;
+    // Enabling interrupts matters only with one pending: the kernel toggles SIE around
+    // every spinlock, and a needless check makes translated code leave.
+    if (this.interruptPending()) this.checkIrq = true;
   }
 
   private writeSatp(lo: number, hi: number): void {
@@ -922,6 +924,9 @@ export class RiscvCpu {
           inst = u16[o]!;
           if ((inst & 3) === 3) inst |= u16[o + 1]! << 16;
         } else {
+          // A block the translator may pick up from ends where its code leaves the page:
+          // the next page may be translated (a long unrolled loop body spans pages).
+          if (this.blockMode && count > 0) break;
           this.pc = pc;
           inst = this.fetchSlow(pc);
         }
