@@ -3,6 +3,7 @@
 import type { Bus } from "../hw/bus.js";
 import { Clint } from "../hw/intc/clint.js";
 import { IRQ_M_SOFT, IRQ_M_TIMER, RiscvCpu } from "../target/riscv/cpu.js";
+import { warmUpInterpreter } from "../target/riscv/warmup.js";
 import type { BoardContext } from "./board-machine.js";
 import type { GuestMemory } from "./guest-memory.js";
 
@@ -14,6 +15,7 @@ export interface Harts {
 /** config.smp harts on `bus`, with a CLINT (not yet mapped) driving their M-mode lines. */
 export function createHarts(ctx: BoardContext, mem: GuestMemory, bus: Bus): Harts {
   const { config, host, clock } = ctx;
+  if (!config.debug.includes("in_asm") && !config.debug.includes("exec")) warmUpInterpreter(config.jit);
   const cpus: RiscvCpu[] = [];
   const clint = new Clint({
     harts: config.smp,
