@@ -24,8 +24,10 @@
 // src/accel/tcg/riscv-translate.ts.
 import { JC_ENTRIES, RAM_OFFSET, type GuestMemory } from "../../machine/guest-memory.js";
 import { createDispatcher, JC_IDX_BITS, type Dispatch } from "./dispatcher.js";
-import { assemble, type CodeWriter, ValType } from "./wasm-emitter.js";
-import { pageFuncLocals, translatePage, type PageSource, type Tier } from "./riscv-translate.js";
+import { assemble, CodeWriter, Op } from "./wasm-emitter.js";
+import {
+  CHUNK_MODULE_TYPES, HELPER_TYPES, T_CHUNK, pageFuncLocals, translatePage, type PageSource, type Tier,
+} from "./riscv-translate.js";
 
 /** Translated chunks kept before the whole cache is flushed. */
 const MAX_CHUNKS = 4096;
@@ -77,6 +79,8 @@ interface Chunk {
   /** The chunk function's slot in the table; -1 once released. */
   slot: number;
   tier: Tier;
+  /** What the current translation passes to the `up` helper. */
+  upId: number;
 }
 
 /** A chunk to translate: new hot pcs of a page, or a tier-1 chunk to translate at tier 2. */
@@ -87,6 +91,8 @@ interface Job {
   tier: Tier;
   /** The chunk this one replaces (tier 2). */
   replaces?: Chunk;
+  /** The id its translation passes to `up` (a key of Jit.upTargets). */
+  upId: number;
 }
 
 export interface JitStats {
@@ -126,6 +132,11 @@ export class Jit {
   private readonly jc: Int32Array;
   /** Runs translated code from the pc in the hart's state (see dispatcher.ts). */
   readonly dispatch: Dispatch;
+  /** The helpers as wasm functions, in the slots riscv-translate.ts calls them by. */
+  private readonly helperTable: WebAssembly.Table;
+  /** Tier-1 chunks by the id their code passes to `up`. */
+  private readonly upTargets = new Map<number, Chunk>();
+  private nextUpId = 0;
 
   constructor(
     private readonly mem: GuestMemory,
@@ -144,6 +155,37 @@ export class Jit {
     this.jc = new Int32Array(mem.buffer, jumpCache, JC_ENTRIES * 4).fill(0);
     for (let i = MAX_CHUNKS + BATCH - 1; i >= 0; i--) this.freeSlots.push(i);
     this.dispatch = createDispatcher(mem.memory!, this.table, stateBase);
+    this.helperTable = this.createHelperTable();
+  }
+
+  /** Wasm thunks for the helpers: a module importing them from JavaScript once. */
+  private createHelperTable(): WebAssembly.Table {
+    const names = ["ld", "st", "ex", "up"];
+    const funcs = HELPER_TYPES.map((type, i) => {
+      const w = new CodeWriter();
+      for (let p = 0; p < CHUNK_MODULE_TYPES[type]!.params.length; p++) w.get(p);
+      w.op(Op.call).u32(i); // the import
+      return { type, locals: [], body: w };
+    });
+    const bytes = assemble({
+      types: CHUNK_MODULE_TYPES,
+      imports: HELPER_TYPES.map((type, i) => ({ name: names[i]!, type })),
+      memoryPages: this.memoryPages,
+      funcs,
+      exports: funcs.map((_, i) => ({ name: names[i]!, func: i })),
+    });
+    const h = this.helpers;
+    const up = (id: number) => {
+      const chunk = this.upTargets.get(id);
+      if (chunk !== undefined) this.tierUp(chunk);
+    };
+    const thunks = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
+      m: { mem: this.mem.memory! },
+      h: { ld: h.ld, st: h.st, ex: h.ex, up },
+    }).exports;
+    const table = new WebAssembly.Table({ element: "anyfunc", initial: names.length });
+    names.forEach((name, i) => table.set(i, thunks[name] as Function));
+    return table;
   }
 
   /** The translation of `pc` from the page at host offset `pageOff`; counts misses. */
@@ -197,7 +239,7 @@ export class Jit {
     const pageVa = Math.floor(pc / 4096) * 4096;
     let job = this.pending.get(pageVa);
     if (job === undefined || job.pageOff !== pageOff) {
-      job = { pageVa, pageOff, pcs: new Set(), tier: 1 };
+      job = { pageVa, pageOff, pcs: new Set(), tier: 1, upId: this.nextUpId++ };
       this.pending.set(pageVa, job);
     }
     job.pcs.add(pc);
@@ -206,7 +248,9 @@ export class Jit {
   /** A tier-1 chunk ran its count of blocks: translate it again at tier 2. */
   private tierUp(chunk: Chunk): void {
     if (chunk.tier !== 1 || chunk.slot < 0 || this.pending.has(chunk)) return;
-    this.pending.set(chunk, { pageVa: chunk.pageVa, pageOff: chunk.pageOff, pcs: new Set(chunk.pcs), tier: 2, replaces: chunk });
+    this.pending.set(chunk, {
+      pageVa: chunk.pageVa, pageOff: chunk.pageOff, pcs: new Set(chunk.pcs), tier: 2, replaces: chunk, upId: -1,
+    });
   }
 
   /** Puts a translation in the jump cache. */
@@ -253,7 +297,7 @@ export class Jit {
 
   private compileBatch(batch: Job[]): void {
     const funcs: { type: number; locals: ReturnType<typeof pageFuncLocals>; body: CodeWriter }[] = [];
-    const done: { job: Job; entries: Map<number, number>; chunk?: Chunk }[] = [];
+    const done: { job: Job; entries: Map<number, number> }[] = [];
     for (const job of batch) {
       const pageOff = job.pageOff;
       const src: PageSource = {
@@ -265,42 +309,35 @@ export class Jit {
           this.lookupEntry(pc, pageOff) === undefined,
       };
       // Function i counts its blocks in global i (tier 1).
-      const t = translatePage(src, [...job.pcs].sort((a, b) => a - b), job.tier, funcs.length);
+      const t = translatePage(src, [...job.pcs].sort((a, b) => a - b), job.tier, funcs.length, job.upId);
       if (t.entries.size === 0) continue;
-      funcs.push({ type: 2, locals: pageFuncLocals(job.tier), body: t.body });
+      funcs.push({ type: T_CHUNK, locals: pageFuncLocals(job.tier), body: t.body });
       done.push({ job, entries: t.entries });
       this.stats.instructionsTranslated += t.instructions;
     }
     if (funcs.length === 0) return;
     const bytes = assemble({
-      types: [
-        { params: [ValType.i32, ValType.i32, ValType.i32, ValType.i32], results: [ValType.i32] },
-        { params: [], results: [ValType.i32] },
-        { params: [ValType.i32], results: [ValType.i32] },
-        { params: [ValType.i32], results: [] },
-      ],
-      imports: [{ name: "ld", type: 0 }, { name: "st", type: 0 }, { name: "ex", type: 1 }, { name: "up", type: 3 }],
+      types: CHUNK_MODULE_TYPES,
+      imports: [],
       memoryPages: this.memoryPages,
+      table: true,
       funcs,
       globals: funcs.map(() => this.thresholds.tierUp),
       exports: funcs.map((_, i) => ({ name: `p${i}`, func: i })),
     });
-    const h = this.helpers;
     const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
-      m: { mem: this.mem.memory! },
-      h: { ld: h.ld, st: h.st, ex: h.ex, up: (i: number) => this.tierUp(done[i]!.chunk!) },
+      m: { mem: this.mem.memory!, tab: this.helperTable },
     });
     this.stats.modules++;
     const scrub = new Set<number>();
-    for (let i = 0; i < done.length; i++) {
-      const d = done[i]!;
-      d.chunk = this.install(d.job, instance.exports[`p${i}`] as Function, d.entries);
+    done.forEach((d, i) => {
+      this.install(d.job, instance.exports[`p${i}`] as Function, d.entries);
       scrub.add(d.job.pageOff);
-    }
+    });
     this.scrubWriteTlb(scrub);
   }
 
-  private install(job: Job, fn: Function, entries: Map<number, number>): Chunk {
+  private install(job: Job, fn: Function, entries: Map<number, number>): void {
     const { pageVa, pageOff } = job;
     let list = this.byPhys.get(pageOff);
     if (list === undefined) {
@@ -313,12 +350,14 @@ export class Jit {
       this.stats.tierUps++;
       chunk.tier = job.tier;
     } else {
-      chunk = { pageVa, pageOff, pcs: [], slot: -1, tier: job.tier };
+      chunk = { pageVa, pageOff, pcs: [], slot: -1, tier: job.tier, upId: -1 };
       list.push(chunk);
       this.liveChunks++;
     }
     chunk.slot = this.freeSlots.pop()!;
     this.table.set(chunk.slot, fn);
+    chunk.upId = job.upId;
+    if (job.tier === 1) this.upTargets.set(job.upId, chunk);
     chunk.pcs = [...entries.keys()];
     for (const [pc, idx] of entries) {
       const t = { pc, slot: chunk.slot, idx, pageOff };
@@ -327,7 +366,6 @@ export class Jit {
     }
     this.codePage[(pageOff - RAM_OFFSET) / 4096] = 1;
     this.stats.chunksTranslated++;
-    return chunk;
   }
 
   /** Takes a chunk out of the jump cache and frees its table slot. */
@@ -340,6 +378,7 @@ export class Jit {
     this.table.set(chunk.slot, null);
     this.freeSlots.push(chunk.slot);
     chunk.slot = -1;
+    this.upTargets.delete(chunk.upId);
   }
 
   /** Drops the translations of the RAM page at host offset `pageOff` (its code changed). */

@@ -60,11 +60,25 @@ export function pageFuncLocals(tier: Tier): { count: number; type: ValType }[] {
 /** 1: registers in memory, quick to compile, counts its blocks; 2: registers in locals. */
 export type Tier = 1 | 2;
 
-// Imported helpers (function indices).
+// The helpers, by their slot in the helper table a chunk module imports (as table 0): wasm
+// thunks calling the CPU's JavaScript (see Jit), reached by call_indirect. A module that
+// imported the four JavaScript functions instead took ~0.3 ms longer to create (V8
+// compiles their wrappers per module), and a boot creates ~170 modules.
 export const H_LD = 0; // (f3, rd, lo, hi) -> stop?
 export const H_ST = 1; // (f3, rs2, lo, hi) -> stop?
 export const H_EX = 2; // () -> stop?   runs the instruction at STATE_PC in the interpreter
-export const H_UP = 3; // (counter global) -> ()   tier 1: this page ran its count of blocks
+export const H_UP = 3; // (chunk id) -> ()   tier 1: this chunk ran its count of blocks
+
+/** The function types of a chunk module: T_LD_ST, T_EX and T_UP for the helpers, T_CHUNK for chunks. */
+export const CHUNK_MODULE_TYPES = [
+  { params: [ValType.i32, ValType.i32, ValType.i32, ValType.i32], results: [ValType.i32] },
+  { params: [], results: [ValType.i32] },
+  { params: [ValType.i32], results: [ValType.i32] },
+  { params: [ValType.i32], results: [] },
+];
+export const T_CHUNK = 2;
+/** The type of each helper, by slot. */
+export const HELPER_TYPES = [0, 0, 1, 3];
 
 /** What the translator reads: one guest page of code and where to find its state. */
 export interface PageSource {
@@ -174,7 +188,7 @@ function classify(inst: number): Kind {
  * however many entries lead into a run of straight-line code.
  */
 export function translatePage(
-  src: PageSource, entryPcs: readonly number[], tier: Tier, counterGlobal = 0,
+  src: PageSource, entryPcs: readonly number[], tier: Tier, counterGlobal = 0, chunkId = 0,
 ): TranslatedPage {
   const starts = blockStarts(src, entryPcs);
   const blocks: Insn[][] = [];
@@ -189,7 +203,7 @@ export function translatePage(
     if (instructions >= MAX_PAGE_INSNS) break;
   }
   const t = new PageTranslator(src, entries, blocks.length, tier === 2);
-  t.emitFunction(blocks, tier === 1 ? counterGlobal : -1);
+  t.emitFunction(blocks, tier === 1 ? counterGlobal : -1, chunkId);
   return { body: t.w, entries, instructions };
 }
 
@@ -256,8 +270,11 @@ class PageTranslator {
     this.sb = src.stateBase;
   }
 
-  /** `counter`: the global that counts this function's blocks down (tier 1), or -1. */
-  emitFunction(blocks: Insn[][], counter: number): void {
+  /**
+   * `counter`: the global that counts this function's blocks down (tier 1), or -1; the
+   * `up` helper is then called with `chunkId`.
+   */
+  emitFunction(blocks: Insn[][], counter: number, chunkId: number): void {
     const w = this.w;
     w.i32(this.sb + STATE_BUDGET).mem(Op.i32_load, 0, 2).set(L_BUDGET);
     w.i32(this.sb + STATE_ICOUNT).mem(Op.i32_load, 0, 2).set(L_IC);
@@ -265,7 +282,9 @@ class PageTranslator {
     w.blockOf(Op.loop);
     if (counter >= 0) {
       w.op(Op.global_get).u32(counter).i32(1).op(Op.i32_sub).tee(L_O).op(Op.global_set).u32(counter);
-      w.get(L_O).op(Op.i32_eqz).blockOf(Op.if).i32(counter).op(Op.call).u32(H_UP).op(Op.end);
+      w.get(L_O).op(Op.i32_eqz).blockOf(Op.if).i32(chunkId);
+      this.callHelper(H_UP);
+      w.op(Op.end);
     }
     // block $Bn (default), then $Bn-1 ... $B0, innermost holds the br_table.
     for (let i = 0; i <= this.n; i++) w.blockOf(Op.block);
@@ -378,10 +397,14 @@ class PageTranslator {
     w.i32(this.sb + STATE_ICOUNT).get(L_IC).i32(k).op(Op.i32_add).mem(Op.i32_store, 0, 2);
   }
 
+  private callHelper(slot: number): void {
+    this.w.i32(slot).op(Op.call_indirect).u32(HELPER_TYPES[slot]!).u32(0);
+  }
+
   private emitHelper(ins: Insn, k: number): void {
     const w = this.w;
     this.spill(ins.pc, k);
-    w.op(Op.call).u32(H_EX);
+    this.callHelper(H_EX);
     // The helper stored the pc to go on at; the counts are already right.
     w.blockOf(Op.if).i32(1).op(Op.return).op(Op.end);
     // It may have written x[rd] (CSR reads, atomics, FP compares and moves, MULH).
@@ -640,7 +663,7 @@ class PageTranslator {
     this.spill(ins.pc, k);
     w.i32(f3).i32(rd);
     this.emitAddrHalves();
-    w.op(Op.call).u32(H_LD);
+    this.callHelper(H_LD);
     this.stopAtBlockEnd();
     this.reload(rd);
     w.op(Op.end);
@@ -666,7 +689,7 @@ class PageTranslator {
     this.spill(ins.pc, k);
     w.i32(f3).i32(rs2);
     this.emitAddrHalves();
-    w.op(Op.call).u32(H_ST);
+    this.callHelper(H_ST);
     this.stopAtBlockEnd();
     w.op(Op.end);
   }
