@@ -26,7 +26,7 @@
 // translation (CSR, atomics, floating point, MULH*) run in the interpreter through the
 // `ex` helper; system instructions, FENCE.I and anything illegal end the block and are
 // left to the interpreter.
-import { RVC_TABLE } from "../../target/riscv/rvc.js";
+import { rvcExpand } from "../../target/riscv/rvc.js";
 import {
   STATE_BUDGET, STATE_ICOUNT, STATE_PC, STATE_RTLB, STATE_WTLB, STATE_X, TLB_BASES, TLB_SIZE,
 } from "../../machine/guest-memory.js";
@@ -130,7 +130,7 @@ function decodeBlock(src: PageSource, pc: number, starts: ReadonlySet<number>): 
       inst = (inst | (src.parcel(off + 2) << 16)) >>> 0;
       len = 4;
     } else {
-      inst = RVC_TABLE[inst]! >>> 0;
+      inst = rvcExpand(inst) >>> 0;
       if (inst === 0) break;
     }
     const kind = classify(inst);

@@ -20,7 +20,7 @@ import {
   SSTATUS_HI_XL, SSTATUS_MASK,
 } from "./csr.js";
 import { executeFp } from "./fp-exec.js";
-import { RVC_TABLE } from "./rvc.js";
+import { rvcExpand } from "./rvc.js";
 import { disassemble } from "./disasm.js";
 
 /** mip/mie bit numbers that devices drive. */
@@ -934,7 +934,7 @@ export class RiscvCpu {
         let ilen = 4;
         if ((inst & 3) !== 3) {
           const raw = inst;
-          inst = RVC_TABLE[inst]!;
+          inst = rvcExpand(inst);
           if (inst === 0) this.illegal(raw);
           ilen = 2;
         }

@@ -161,9 +161,17 @@ export function expandCompressed(c: number): number {
   return 0;
 }
 
-/** expandCompressed for every 16-bit value, as signed int32 (index = the 16 bits). */
-export const RVC_TABLE: Int32Array = (() => {
-  const t = new Int32Array(0x10000);
-  for (let c = 0; c < 0x10000; c++) if ((c & 3) !== 3) t[c] = expandCompressed(c) | 0;
-  return t;
-})();
+/** Marks a 16-bit value not expanded yet (no expansion ends in 01: they are 32-bit forms). */
+const UNEXPANDED = 1;
+
+/**
+ * expandCompressed for every 16-bit value, as signed int32 (index = the 16 bits), filled on
+ * first use: computing all 49152 at start-up took 20-30 ms of a boot.
+ */
+const table = new Int32Array(0x10000).fill(UNEXPANDED);
+
+/** The 32-bit form of the 16-bit instruction `c` (low two bits != 3); 0 for illegal/reserved. */
+export function rvcExpand(c: number): number {
+  const e = table[c]!;
+  return e !== UNEXPANDED ? e : (table[c] = expandCompressed(c) | 0);
+}
