@@ -89,8 +89,9 @@ interface Job {
   pageOff: number;
   pcs: Set<number>;
   tier: Tier;
-  /** The chunk this one replaces (tier 2). */
+  /** The chunk this one replaces (tier 2), and the page's other chunks it takes in. */
   replaces?: Chunk;
+  absorbs?: Chunk[];
   /** The id its translation passes to `up` (a key of Jit.upTargets). */
   upId: number;
 }
@@ -239,17 +240,34 @@ export class Jit {
     const pageVa = Math.floor(pc / 4096) * 4096;
     let job = this.pending.get(pageVa);
     if (job === undefined || job.pageOff !== pageOff) {
+      if (job !== undefined) this.forget(job); // the page was mapped elsewhere meanwhile
       job = { pageVa, pageOff, pcs: new Set(), tier: 1, upId: this.nextUpId++ };
       this.pending.set(pageVa, job);
     }
     job.pcs.add(pc);
   }
 
+  /** Drops a pending job's hot marks: its pcs must become hot again to be translated. */
+  private forget(job: Job): void {
+    for (const pc of job.pcs) this.counts[counterOf(pc, job.pageOff)] = 0;
+  }
+
   /** A tier-1 chunk ran its count of blocks: translate it again at tier 2. */
   private tierUp(chunk: Chunk): void {
     if (chunk.tier !== 1 || chunk.slot < 0 || this.pending.has(chunk)) return;
+    // One tier-2 function for all of the page's chunks: a loop whose blocks became hot at
+    // different times (so sit in different chunks) would otherwise go through the
+    // dispatcher on every iteration.
+    const absorbs = (this.byPhys.get(chunk.pageOff) ?? [])
+      .filter((c) => c !== chunk && c.pageVa === chunk.pageVa && c.slot >= 0);
+    const pcs = new Set(chunk.pcs);
+    for (const c of absorbs) {
+      for (const pc of c.pcs) pcs.add(pc);
+      c.tier = 2; // its own `up` is moot now
+      this.pending.delete(c);
+    }
     this.pending.set(chunk, {
-      pageVa: chunk.pageVa, pageOff: chunk.pageOff, pcs: new Set(chunk.pcs), tier: 2, replaces: chunk, upId: -1,
+      pageVa: chunk.pageVa, pageOff: chunk.pageOff, pcs, tier: 2, replaces: chunk, absorbs, upId: -1,
     });
   }
 
@@ -349,6 +367,12 @@ export class Jit {
       this.release(chunk);
       this.stats.tierUps++;
       chunk.tier = job.tier;
+      for (const other of job.absorbs ?? []) {
+        if (other.slot < 0) continue;
+        this.release(other);
+        list.splice(list.indexOf(other), 1);
+        this.liveChunks--;
+      }
     } else {
       chunk = { pageVa, pageOff, pcs: [], slot: -1, tier: job.tier, upId: -1 };
       list.push(chunk);
@@ -393,7 +417,11 @@ export class Jit {
       this.release(chunk);
       this.liveChunks--;
     }
-    for (const [key, job] of this.pending) if (job.pageOff === pageOff) this.pending.delete(key);
+    for (const [key, job] of this.pending) {
+      if (job.pageOff !== pageOff) continue;
+      this.pending.delete(key);
+      this.forget(job);
+    }
     this.stats.invalidations++;
     this.onInvalidate();
   }
