@@ -69,7 +69,7 @@ export const H_ST = 1; // (f3, rs2, lo, hi) -> stop?
 export const H_EX = 2; // () -> stop?   runs the instruction at STATE_PC in the interpreter
 export const H_UP = 3; // (chunk id) -> ()   tier 1: this chunk ran its count of blocks
 
-/** The function types of a chunk module: T_LD_ST, T_EX and T_UP for the helpers, T_CHUNK for chunks. */
+/** The function types of a chunk module: HELPER_TYPES for the helpers, T_CHUNK for the chunks. */
 export const CHUNK_MODULE_TYPES = [
   { params: [ValType.i32, ValType.i32, ValType.i32, ValType.i32], results: [ValType.i32] },
   { params: [], results: [ValType.i32] },
@@ -216,7 +216,8 @@ function blockStarts(src: PageSource, entryPcs: readonly number[]): Set<number> 
     if (b.length === 0) continue;
     const straight = b.length === MAX_BLOCK && classify(b[b.length - 1]!.inst) !== Kind.Jump;
     for (const next of successors(b)) {
-      if (next - src.pageVa >= 0 && next - src.pageVa < 4096 && !seen.has(next) && (src.follow?.(next, straight) ?? true)) {
+      const inPage = next - src.pageVa >= 0 && next - src.pageVa < 4096;
+      if (inPage && !seen.has(next) && (src.follow?.(next, straight) ?? true)) {
         seen.add(next);
         work.push(next);
       }
