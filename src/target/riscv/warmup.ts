@@ -23,12 +23,13 @@ const DEVICE = 0x10000000;
 /** Most instructions the program may take (it ends in a WFI loop well before). */
 const MAX_INSTRUCTIONS = 200_000;
 
-let warm = { jit: false, interpreter: false };
+/** The engines warmed up in this process: with the translator's loop (true) or without. */
+const warmed = new Set<boolean>();
 
-/** Runs the warm-up program once per process and engine (with or without the translator's loop). */
+/** Runs the warm-up program once per process and engine. */
 export function warmUpInterpreter(jit: boolean): void {
-  if (jit ? warm.jit : warm.interpreter) return;
-  warm = jit ? { ...warm, jit: true } : { ...warm, interpreter: true };
+  if (warmed.has(jit)) return;
+  warmed.add(jit);
   runWarmUp(jit);
 }
 
