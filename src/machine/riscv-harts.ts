@@ -15,7 +15,7 @@ export interface Harts {
 /** config.smp harts on `bus`, with a CLINT (not yet mapped) driving their M-mode lines. */
 export function createHarts(ctx: BoardContext, mem: GuestMemory, bus: Bus): Harts {
   const { config, host, clock } = ctx;
-  if (!config.debug.includes("in_asm") && !config.debug.includes("exec")) warmUpInterpreter(config.jit);
+  warmUpInterpreter(config.jit);
   const cpus: RiscvCpu[] = [];
   const clint = new Clint({
     harts: config.smp,

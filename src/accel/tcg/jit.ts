@@ -328,6 +328,9 @@ export class Jit {
       };
       // Function i counts its blocks in global i (tier 1).
       const t = translatePage(src, [...job.pcs].sort((a, b) => a - b), job.tier, funcs.length, job.upId);
+      // A hot pc left out (its block starts with a system instruction, or the function was
+      // full) must become hot again before it is tried again.
+      for (const pc of job.pcs) if (!t.entries.has(pc)) this.counts[counterOf(pc, pageOff)] = 0;
       if (t.entries.size === 0) continue;
       funcs.push({ type: T_CHUNK, locals: pageFuncLocals(job.tier), body: t.body });
       done.push({ job, entries: t.entries });
