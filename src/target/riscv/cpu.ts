@@ -862,7 +862,12 @@ export class RiscvCpu {
 
   // ---------------------------------------------------------------- instruction fetch
 
-  /** Fetches the instruction at pc off the fast path: a new page, ROM, or a page-crossing one. */
+  /**
+   * Fetches the instruction at pc off the fast path: a new page, ROM, or a page-crossing
+   * one. Returns it as a signed int32, like the fast path: an unsigned one above 2^31 is a
+   * heap number, and execute()'s optimized code (which had seen small integers) was thrown
+   * away on it ~7 times per boot.
+   */
   private fetchSlow(pc: number): number {
     const lo = pc | 0;
     const hi = Math.floor(pc / TWO32) | 0;
@@ -876,13 +881,13 @@ export class RiscvCpu {
       if ((half & 3) !== 3) return half;
       const upper = this.bus.read(pa + 2, 2);
       if (upper === undefined) this.raise(EXC_INST_ACCESS, (lo + 2) | 0, hi);
-      return (half | (upper << 16)) >>> 0;
+      return half | (upper << 16);
     }
     this.fetchStart = pc - (lo & 0xfff);
     this.fetchBase = off - (lo & 0xfff);
     const half = this.dv.getUint16(off, true);
     if ((half & 3) !== 3) return half;
-    if ((lo & 0xfff) !== 0xffe) return (half | (this.dv.getUint16(off + 2, true) << 16)) >>> 0;
+    if ((lo & 0xfff) !== 0xffe) return half | (this.dv.getUint16(off + 2, true) << 16);
     // The instruction's second half is on the next page: a fault there reports that page.
     const nlo = (lo + 2) | 0;
     const nhi = (nlo >>> 0) < (lo >>> 0) ? (hi + 1) | 0 : hi;
@@ -892,7 +897,7 @@ export class RiscvCpu {
     else upper = this.bus.read(this.lastPa, 2);
     if (upper === undefined) this.raise(EXC_INST_ACCESS, nlo, nhi);
     this.fetchStart = Infinity; // the fast path must not read past the page end
-    return (half | (upper << 16)) >>> 0;
+    return half | (upper << 16);
   }
 
   // ---------------------------------------------------------------- the interpreter
