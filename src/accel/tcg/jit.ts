@@ -189,11 +189,14 @@ export class Jit {
     return table;
   }
 
-  /** The translation of `pc` from the page at host offset `pageOff`; counts misses. */
-  find(pc: number, pageOff: number): Translation | undefined {
-    const e = this.lookup(pc, pageOff);
-    if (e !== undefined) return e;
-    return this.count(pc, pageOff, 1) ? this.lookup(pc, pageOff) : undefined;
+  /**
+   * Whether `pc` from the page at host offset `pageOff` has a translation (it is then in
+   * the jump cache, for the dispatcher); counts misses. A translated entry's counter is at
+   * least the threshold, so most interpreted block starts need no lookup at all.
+   */
+  find(pc: number, pageOff: number): boolean {
+    if (this.counts[counterOf(pc, pageOff)]! >= this.thresholds.hot && this.lookup(pc, pageOff)) return true;
+    return this.count(pc, pageOff, 1) && this.lookup(pc, pageOff);
   }
 
   /**
@@ -224,11 +227,13 @@ export class Jit {
     return true;
   }
 
-  private lookup(pc: number, pageOff: number): Translation | undefined {
-    if (this.codePage[(pageOff - RAM_OFFSET) / 4096] !== 1) return undefined;
+  private lookup(pc: number, pageOff: number): boolean {
+    if (this.codePage[(pageOff - RAM_OFFSET) / 4096] !== 1) return false;
+    if (this.cached(pc, pageOff)) return true;
     const e = this.lookupEntry(pc, pageOff);
-    if (e !== undefined) this.cache(pc, e);
-    return e;
+    if (e === undefined) return false;
+    this.cache(pc, e);
+    return true;
   }
 
   private lookupEntry(pc: number, pageOff: number): Translation | undefined {
@@ -279,6 +284,13 @@ export class Jit {
     jc[at + 1] = Math.floor(pc / 4294967296) | 0;
     jc[at + 2] = t.pageOff;
     jc[at + 3] = (t.slot << JC_IDX_BITS) | t.idx;
+  }
+
+  /** Whether pc's jump-cache entry holds its translation from `pageOff`. */
+  private cached(pc: number, pageOff: number): boolean {
+    const at = (((pc | 0) >>> 1) & (JC_ENTRIES - 1)) * 4;
+    const jc = this.jc;
+    return jc[at] === (pc | 0) && jc[at + 2] === pageOff && jc[at + 1] === (Math.floor(pc / 4294967296) | 0);
   }
 
   /** Removes pc's jump-cache entry if it holds code from `pageOff`. */
@@ -386,7 +398,10 @@ export class Jit {
     chunk.upId = job.upId;
     if (job.tier === 1) this.upTargets.set(job.upId, chunk);
     chunk.pcs = [...entries.keys()];
+    const hot = this.thresholds.hot;
     for (const [pc, idx] of entries) {
+      const h = counterOf(pc, pageOff);
+      if (this.counts[h]! < hot) this.counts[h] = hot; // see find()
       const t = { pc, slot: chunk.slot, idx, pageOff };
       this.entries.set(entryKey(pc), t);
       this.cache(pc, t);
