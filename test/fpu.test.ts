@@ -393,3 +393,25 @@ test('host fast paths agree with the exact core (RNE)', () => {
     both(() => fsqrt(fmt, a & (fmt === FMT_D ? ~D_NEG : ~S_NEG), RNE));
   }
 });
+
+test('fused multiply-add fast path agrees with the exact core (RNE), ties and cancellation included', () => {
+  const rand = rng(777);
+  const fused = [fmadd, fmsub, fnmsub, fnmadd];
+  const num = (b: bigint) => { view.setBigUint64(0, b); return view.getFloat64(0); };
+  for (let i = 0; i < 40000; i++) {
+    const a = randomBits(rand, FMT_D);
+    const b = randomBits(rand, FMT_D);
+    let c = randomBits(rand, FMT_D);
+    const p = num(a) * num(b);
+    const pick = rand();
+    if (Number.isFinite(p) && p !== 0) {
+      const ulp = 2 ** (Math.floor(Math.log2(Math.abs(p))) - 52);
+      // The product's negation (near-total cancellation), or a fraction of its last place:
+      // exact halves make ties, nearby values land just off them.
+      if (pick < 0.25) c = d(-p) ^ BigInt(Math.floor(rand() * 8));
+      else if (pick < 0.5) c = d((rand() < 0.5 ? -1 : 1) * ulp * [0.5, 0.25, 1.5, 0.5 + 2 ** -40, 1][Math.floor(rand() * 5)]!);
+      else if (pick < 0.6) c = d(p * (rand() < 0.5 ? 1 : -1) * 2 ** Math.floor(rand() * 120 - 60));
+    }
+    both(() => fused[i % 4]!(FMT_D, a, b, c, RNE));
+  }
+});

@@ -93,6 +93,8 @@ export class RiscvCpu {
   readonly x: Int32Array;
   /** Floating-point registers as raw 64-bit patterns. */
   readonly f: BigUint64Array;
+  /** The same registers as host doubles (binary64 fast paths, fp-exec.ts). */
+  readonly fD: Float64Array;
   private readonly fWords: Int32Array;
   private readonly dv: DataView;
   private readonly u16: Uint16Array;
@@ -158,6 +160,7 @@ export class RiscvCpu {
     const base = mem.hartState(opts.hartId);
     this.x = new Int32Array(mem.buffer, base + STATE_X, 64);
     this.f = new BigUint64Array(mem.buffer, base + STATE_F, 32);
+    this.fD = new Float64Array(mem.buffer, base + STATE_F, 32);
     this.fWords = new Int32Array(mem.buffer, base + STATE_F, 64);
     this.dv = mem.view;
     this.u16 = new Uint16Array(mem.buffer);
@@ -285,7 +288,7 @@ export class RiscvCpu {
     }
     const pc = this.pc;
     const pageOff = this.codePageOffset(pc);
-    if (pageOff >= 0 && this.jit!.find(pc, pageOff) !== undefined) return this.runTranslated(budget);
+    if (pageOff >= 0 && this.jit!.find(pc, pageOff)) return this.runTranslated(budget);
     const before = this.instret;
     this.blockMode = true;
     try {

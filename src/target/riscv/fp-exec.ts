@@ -3,6 +3,7 @@
 // Loads and stores of f registers are in the interpreter (they are integer-like moves).
 import type { RiscvCpu } from "./cpu.js";
 import * as fpu from "./fpu.js";
+import { addF64, divF64, fmaF64, mulF64 } from "./fpu-fast.js";
 
 const OP_FMADD = 0x43, OP_FMSUB = 0x47, OP_FNMSUB = 0x4b, OP_FNMADD = 0x4f;
 
@@ -24,6 +25,32 @@ function accrue(cpu: RiscvCpu): void {
   }
 }
 
+/**
+ * binary64 add, sub, mul, div and the fused forms in round-to-nearest-even, on the
+ * registers as host doubles: the BigInt path allocates for every register read and
+ * write, and made floating-point code ~30x slower than integer code. False where the
+ * fast path declines (fpu-fast.ts) or does not apply; the exact path then runs.
+ */
+function fastDouble(cpu: RiscvCpu, inst: number, opcode: number): boolean {
+  const funct5 = inst >>> 27;
+  if (opcode === 0x53 && funct5 > 3) return false;
+  if (cpu.roundingMode((inst >> 12) & 7, inst) !== fpu.RNE) return false;
+  const fd = cpu.fD;
+  const x = fd[(inst >> 15) & 31]!, y = fd[(inst >> 20) & 31]!;
+  let r: number;
+  switch (opcode) {
+    case 0x53: r = funct5 === 0 ? addF64(x, y) : funct5 === 1 ? addF64(x, -y) : funct5 === 2 ? mulF64(x, y) : divF64(x, y); break;
+    case OP_FMADD: r = fmaF64(x, y, fd[funct5]!); break;
+    case OP_FMSUB: r = fmaF64(x, y, -fd[funct5]!); break;
+    case OP_FNMSUB: r = fmaF64(-x, y, fd[funct5]!); break;
+    default: r = fmaF64(-x, y, -fd[funct5]!); break;
+  }
+  if (r !== r) return false; // declined: no flags were raised
+  fd[(inst >> 7) & 31] = r;
+  cpu.markFpDirty();
+  return true;
+}
+
 export function executeFp(cpu: RiscvCpu, inst: number): void {
   cpu.requireFp(inst);
   const opcode = inst & 0x7f;
@@ -32,6 +59,10 @@ export function executeFp(cpu: RiscvCpu, inst: number): void {
   const fmt = (inst >> 25) & 3;
   if (fmt > 1) cpu.illegalInstruction(inst); // H and Q are not implemented
   fpu.fpFlags.value = 0;
+  if (fmt === fpu.FMT_D && fpu.fpuOptions.fastPaths && fastDouble(cpu, inst, opcode)) {
+    accrue(cpu);
+    return;
+  }
   if (opcode !== 0x53) {
     const rm = cpu.roundingMode(f3, inst);
     const a = readF(cpu, fmt, rs1), b = readF(cpu, fmt, rs2), c = readF(cpu, fmt, inst >>> 27);

@@ -2,9 +2,14 @@
 // JavaScript's + - * / are correctly rounded binary64 RNE operations, so a host result
 // is the RISC-V result whenever the operands are ordinary finite numbers; the only
 // extra work is the NX flag, found with error-free transformations (TwoSum, Dekker's
-// TwoProduct) or an exact back-multiplication. Each function returns undefined to
-// decline (NaN, infinity, overflow, possible underflow, or operands outside the range
-// where the transformation is exact) and the caller falls back to the exact BigInt core.
+// TwoProduct) or an exact back-multiplication. The fused multiply-add, which JavaScript
+// lacks, is emulated with rounding to odd (Boldo and Melquiond, "Emulation of FMA and
+// correctly rounded sums: proved algorithms using rounding to odd", IEEE Trans. Computers
+// 57(4), 2008). Each function declines (NaN, infinity, overflow, possible underflow, or
+// operands outside the range where the transformation is exact), and the caller falls
+// back to the exact BigInt core: the bit-pattern functions return undefined then, the
+// *F64 ones (on numbers, for the interpreter's binary64 lane) return NaN, which no
+// accepted operation produces.
 //
 // binary32 runs in doubles too: products of two 24-bit significands are exact in 53
 // bits, and for / and sqrt rounding first to 53 then to 24 bits equals rounding once,
@@ -65,37 +70,105 @@ function inexact(): void {
   fpFlags.value |= FLAG_NX;
 }
 
-export function addD(a: bigint, b: bigint): bigint | undefined {
-  const x = toF64(a);
-  const y = toF64(b);
-  if (!(Math.abs(x) <= TWO_SUM_MAX && Math.abs(y) <= TWO_SUM_MAX)) return undefined; // also NaN, inf
-  const s = x + y;
+/** The exact error of the sum s = fl(x + y) (TwoSum): x + y = s + error. */
+function sumError(x: number, y: number, s: number): number {
   const bb = s - x;
-  if (x - (s - bb) + (y - bb) !== 0) inexact(); // TwoSum's error term
-  return fromF64(s); // a sum that lands in the subnormal range is always exact
+  return x - (s - bb) + (y - bb);
+}
+
+/** RNE x + y; NaN to decline. */
+export function addF64(x: number, y: number): number {
+  if (!(Math.abs(x) <= TWO_SUM_MAX && Math.abs(y) <= TWO_SUM_MAX)) return NaN; // also NaN, inf
+  const s = x + y;
+  if (sumError(x, y, s) !== 0) inexact();
+  return s; // a sum that lands in the subnormal range is always exact
+}
+
+/** RNE x * y; NaN to decline. */
+export function mulF64(x: number, y: number): number {
+  const p = x * y;
+  if (!Number.isFinite(p)) return NaN;
+  if (p === 0 && (x === 0 || y === 0)) return p;
+  if (!dekkerSafe(x) || !dekkerSafe(y)) return NaN;
+  if (productError(x, y, p) !== 0) inexact();
+  return p;
+}
+
+/** RNE x / y; NaN to decline. */
+export function divF64(x: number, y: number): number {
+  if (y === 0 || !Number.isFinite(x) || !Number.isFinite(y)) return NaN;
+  const q = x / y;
+  if (x === 0) return q;
+  if (!dekkerSafe(y) || !dekkerSafe(q)) return NaN;
+  // The quotient is exact iff q * y reproduces x exactly.
+  if (q * y !== x || productError(q, y, q * y) !== 0) inexact();
+  return q;
+}
+
+/** Results and round-to-odd sums below this may be tiny (underflow): the exact core decides. */
+const FMA_TINY = 2 ** -1020;
+
+/**
+ * RNE x * y + z rounded once; NaN to decline. x * y = uh + ul and z + uh = th + tl exactly;
+ * then RN(th + RO(tl + ul)) is the correctly rounded result (Boldo-Melquiond, Algorithm 5),
+ * where RO rounds to odd: to the neighbour whose last significand bit is 1 when inexact.
+ */
+export function fmaF64(x: number, y: number, z: number): number {
+  if (!dekkerSafe(x) || !dekkerSafe(y) || !(Math.abs(z) <= TWO_SUM_MAX)) return NaN;
+  const uh = x * y;
+  const ul = productError(x, y, uh);
+  const th = z + uh;
+  const tl = sumError(z, uh, th);
+  let v = tl + ul;
+  const ve = sumError(tl, ul, v);
+  if (ve !== 0) {
+    if (Math.abs(v) < FMA_TINY) return NaN;
+    f64[0] = v;
+    if ((u32[0]! & 1) === 0) v = stepToward(v, ve); // even: the other neighbour is odd
+  }
+  const r = th + v;
+  if (!(Math.abs(r) <= TWO_SUM_MAX) || (r === 0 ? ve !== 0 : Math.abs(r) < FMA_TINY)) return NaN;
+  if (ve !== 0 || sumError(th, v, r) !== 0) inexact();
+  return r;
+}
+
+/** The double next to v (finite, nonzero) in the direction of the sign of `dir`. */
+function stepToward(v: number, dir: number): number {
+  f64[0] = v;
+  // Away from zero when dir has v's sign: the bit pattern's magnitude grows by one.
+  const up = (v > 0) === (dir > 0);
+  const lo = u32[0]!;
+  if (up) {
+    u32[0] = lo + 1;
+    if (lo === 0xffffffff) u32[1] = u32[1]! + 1;
+  } else {
+    u32[0] = lo - 1;
+    if (lo === 0) u32[1] = u32[1]! - 1;
+  }
+  return f64[0]!;
+}
+
+function declinedOr(r: number): bigint | undefined {
+  return r !== r ? undefined : fromF64(r);
+}
+
+export function addD(a: bigint, b: bigint): bigint | undefined {
+  return declinedOr(addF64(toF64(a), toF64(b)));
 }
 
 export function mulD(a: bigint, b: bigint): bigint | undefined {
-  const x = toF64(a);
-  const y = toF64(b);
-  const p = x * y;
-  if (!Number.isFinite(p)) return undefined;
-  if (p === 0 && (x === 0 || y === 0)) return fromF64(p);
-  if (!dekkerSafe(x) || !dekkerSafe(y)) return undefined;
-  if (productError(x, y, p) !== 0) inexact();
-  return fromF64(p);
+  return declinedOr(mulF64(toF64(a), toF64(b)));
 }
 
 export function divD(a: bigint, b: bigint): bigint | undefined {
+  return declinedOr(divF64(toF64(a), toF64(b)));
+}
+
+/** a * b + c with each operand's sign flipped where asked (the four fused forms). */
+export function fmaD(a: bigint, b: bigint, c: bigint, negProduct: boolean, negAddend: boolean): bigint | undefined {
   const x = toF64(a);
-  const y = toF64(b);
-  if (y === 0 || !Number.isFinite(x) || !Number.isFinite(y)) return undefined;
-  const q = x / y;
-  if (x === 0) return fromF64(q);
-  if (!dekkerSafe(y) || !dekkerSafe(q)) return undefined;
-  // The quotient is exact iff q * y reproduces x exactly.
-  if (q * y !== x || productError(q, y, q * y) !== 0) inexact();
-  return fromF64(q);
+  const z = toF64(c);
+  return declinedOr(fmaF64(negProduct ? -x : x, toF64(b), negAddend ? -z : z));
 }
 
 // Math.sqrt is the hardware's correctly rounded square root in V8 (sqrtsd / fsqrt); the

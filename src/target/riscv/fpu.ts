@@ -78,24 +78,33 @@ export function fsqrt(fmt: number, a: bigint, rm: number): bigint {
   return sf.sqrt(format(fmt), a, rm);
 }
 
+/** The fused multiply-adds: (-1)^negProduct * a * b + (-1)^negAddend * c, rounded once. */
+function fused(fmt: number, a: bigint, b: bigint, c: bigint, rm: number, negProduct: 0 | 1, negAddend: 0 | 1): bigint {
+  if (rm === RNE && fmt === FMT_D && fpuOptions.fastPaths) {
+    const r = fast.fmaD(a, b, c, negProduct === 1, negAddend === 1);
+    if (r !== undefined) return r;
+  }
+  return sf.fma(format(fmt), a, b, c, rm, negProduct, negAddend);
+}
+
 /** a * b + c, rounded once. */
 export function fmadd(fmt: number, a: bigint, b: bigint, c: bigint, rm: number): bigint {
-  return sf.fma(format(fmt), a, b, c, rm, 0, 0);
+  return fused(fmt, a, b, c, rm, 0, 0);
 }
 
 /** a * b - c, rounded once. */
 export function fmsub(fmt: number, a: bigint, b: bigint, c: bigint, rm: number): bigint {
-  return sf.fma(format(fmt), a, b, c, rm, 0, 1);
+  return fused(fmt, a, b, c, rm, 0, 1);
 }
 
 /** -(a * b) + c, rounded once. */
 export function fnmsub(fmt: number, a: bigint, b: bigint, c: bigint, rm: number): bigint {
-  return sf.fma(format(fmt), a, b, c, rm, 1, 0);
+  return fused(fmt, a, b, c, rm, 1, 0);
 }
 
 /** -(a * b) - c, rounded once. */
 export function fnmadd(fmt: number, a: bigint, b: bigint, c: bigint, rm: number): bigint {
-  return sf.fma(format(fmt), a, b, c, rm, 1, 1);
+  return fused(fmt, a, b, c, rm, 1, 1);
 }
 
 // ---- sign injection --------------------------------------------------------------------
