@@ -61,6 +61,8 @@ export interface JitHelpers {
   ld(f3: number, rd: number, lo: number, hi: number): number;
   st(f3: number, rs2: number, lo: number, hi: number): number;
   ex(): number;
+  /** Runs an FP instruction that writes only f registers and cannot trap (STATE_FPOK is 1). */
+  fp(inst: number): void;
 }
 
 export interface JitThresholds {
@@ -161,7 +163,7 @@ export class Jit {
 
   /** Wasm thunks for the helpers: a module importing them from JavaScript once. */
   private createHelperTable(): WebAssembly.Table {
-    const names = ["ld", "st", "ex", "up"];
+    const names = ["ld", "st", "ex", "up", "fp"];
     const funcs = HELPER_TYPES.map((type, i) => {
       const w = new CodeWriter();
       for (let p = 0; p < CHUNK_MODULE_TYPES[type]!.params.length; p++) w.get(p);
@@ -182,7 +184,7 @@ export class Jit {
     };
     const thunks = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
       m: { mem: this.mem.memory! },
-      h: { ld: h.ld, st: h.st, ex: h.ex, up },
+      h: { ld: h.ld, st: h.st, ex: h.ex, up, fp: h.fp },
     }).exports;
     const table = new WebAssembly.Table({ element: "anyfunc", initial: names.length });
     names.forEach((name, i) => table.set(i, thunks[name] as Function));

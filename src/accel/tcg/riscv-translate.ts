@@ -23,12 +23,16 @@
 // which may trap (a JS exception unwinds through here) or ask us to stop at the block's
 // end. Before each helper call the pc and the retired count are stored, so traps are
 // precise. Instructions without an inline
-// translation (CSR, atomics, floating point, MULH*) run in the interpreter through the
-// `ex` helper; system instructions, FENCE.I and anything illegal end the block and are
-// left to the interpreter.
+// translation (CSR, atomics, MULH*, FP moves and conversions to and from x registers) run
+// in the interpreter through the `ex` helper; system instructions, FENCE.I and anything
+// illegal end the block and are left to the interpreter. FP loads and stores are inline,
+// and FP arithmetic calls the `fp` helper (no spill: it reads and writes only f registers
+// and fflags, and cannot trap), while the hart's STATE_FPOK says that FS is Dirty and frm
+// is RNE; otherwise they too go through `ex`.
 import { rvcExpand } from "../../target/riscv/rvc.js";
 import {
-  STATE_BUDGET, STATE_ICOUNT, STATE_PC, STATE_RTLB, STATE_WTLB, STATE_X, TLB_BASES, TLB_SIZE,
+  STATE_BUDGET, STATE_F, STATE_FPOK, STATE_ICOUNT, STATE_PC, STATE_RTLB, STATE_WTLB, STATE_X, TLB_BASES,
+  TLB_SIZE,
 } from "../../machine/guest-memory.js";
 import { CodeWriter, Op, ValType } from "./wasm-emitter.js";
 
@@ -68,6 +72,7 @@ export const H_LD = 0; // (f3, rd, lo, hi) -> stop?
 export const H_ST = 1; // (f3, rs2, lo, hi) -> stop?
 export const H_EX = 2; // () -> stop?   runs the instruction at STATE_PC in the interpreter
 export const H_UP = 3; // (chunk id) -> ()   tier 1: this chunk ran its count of blocks
+export const H_FP = 4; // (inst) -> ()   an FP instruction that writes only f registers
 
 /** The function types of a chunk module: HELPER_TYPES for the helpers, T_CHUNK for the chunks. */
 export const CHUNK_MODULE_TYPES = [
@@ -78,7 +83,7 @@ export const CHUNK_MODULE_TYPES = [
 ];
 export const T_CHUNK = 2;
 /** The type of each helper, by slot. */
-export const HELPER_TYPES = [0, 0, 1, 3];
+export const HELPER_TYPES = [0, 0, 1, 3, 3];
 
 /** What the translator reads: one guest page of code and where to find its state. */
 export interface PageSource {
@@ -142,7 +147,8 @@ function decodeBlock(src: PageSource, pc: number, starts: ReadonlySet<number>): 
   return out;
 }
 
-const enum Kind { Inline, Helper, Jump, Leave }
+/** Fp: an FP load, store or f-register-only operation (inline or `fp`, else `ex`). */
+const enum Kind { Inline, Helper, Fp, Jump, Leave }
 
 /** How an instruction is translated. Leave: not at all (ends the block before it). */
 function classify(inst: number): Kind {
@@ -175,9 +181,30 @@ function classify(inst: number): Kind {
       return Kind.Leave;
     case 0x0f: return f3 === 0 ? Kind.Inline : Kind.Leave; // FENCE is a no-op; FENCE.I leaves
     case 0x73: return f3 === 0 || f3 === 4 ? Kind.Leave : Kind.Helper; // system leaves; CSRs help
-    case 0x2f: case 0x07: case 0x27: case 0x43: case 0x47: case 0x4b: case 0x4f: case 0x53:
-      return Kind.Helper;
+    case 0x07: case 0x27: return f3 === 2 || f3 === 3 ? Kind.Fp : Kind.Helper;
+    case 0x43: case 0x47: case 0x4b: case 0x4f: case 0x53: return fpOnlyOp(inst) ? Kind.Fp : Kind.Helper;
+    case 0x2f: return Kind.Helper;
     default: return Kind.Leave;
+  }
+}
+
+/**
+ * Whether an OP-FP or fused instruction is a valid one (with a valid static rounding mode,
+ * or the dynamic one) that reads and writes only f registers: it cannot trap while FS is
+ * on, so translated code may call the `fp` helper without saving its state first.
+ */
+function fpOnlyOp(inst: number): boolean {
+  const fmt = (inst >>> 25) & 3, f3 = (inst >>> 12) & 7, rs2 = (inst >>> 20) & 31;
+  const rmOk = f3 <= 4 || f3 === 7;
+  if (fmt > 1) return false; // H and Q: illegal
+  if ((inst & 0x7f) !== 0x53) return rmOk; // the fused multiply-adds
+  switch (inst >>> 27) {
+    case 0x00: case 0x01: case 0x02: case 0x03: return rmOk; // add, sub, mul, div
+    case 0x0b: return rmOk && rs2 === 0; // sqrt
+    case 0x04: return f3 <= 2; // sign injection
+    case 0x05: return f3 <= 1; // min, max
+    case 0x08: return rmOk && rs2 <= 1 && rs2 !== fmt; // fcvt.s.d, fcvt.d.s
+    default: return false;
   }
 }
 
@@ -322,6 +349,11 @@ class PageTranslator {
       if (kind === Kind.Helper) {
         this.emitHelper(ins, k);
         continue; // the interpreter counted it
+      }
+      if (kind === Kind.Fp) {
+        this.emitFp(ins, k);
+        k++;
+        continue;
       }
       this.emitInline(ins, k);
       k++;
@@ -672,6 +704,48 @@ class PageTranslator {
       this.loaded.add(rd);
       this.dirty.add(rd);
     }
+  }
+
+  // ------------------------------------------------------------ floating point
+
+  /** An FP load, store or operation: inline or through `fp` when STATE_FPOK, else `ex`. */
+  private emitFp(ins: Insn, k: number): void {
+    const w = this.w;
+    const inst = ins.inst;
+    const op = inst & 0x7f;
+    const f3 = (inst >>> 12) & 7;
+    w.i32(this.sb + STATE_FPOK).mem(Op.i32_load, 0, 2);
+    if (op === 0x07) { // FLW, FLD
+      this.emitTlbProbe((inst >>> 15) & 31, inst >> 20, 1 << f3, STATE_RTLB);
+      w.op(Op.i32_and).blockOf(Op.if);
+      w.i32(this.fregAddr((inst >>> 7) & 31));
+      this.emitHostOffset();
+      if (f3 === 3) w.mem(Op.i64_load, 0, 0);
+      else w.mem(Op.i64_load32_u, 0, 0).i64(-(1n << 32n)).op(Op.i64_or); // NaN-boxed single
+      w.mem(Op.i64_store, 0, 3);
+    } else if (op === 0x27) { // FSW, FSD
+      this.emitTlbProbe((inst >>> 15) & 31, ((inst >> 25) << 5) | ((inst >>> 7) & 31), 1 << f3, STATE_WTLB);
+      w.op(Op.i32_and).blockOf(Op.if);
+      this.emitHostOffset();
+      w.i32(this.fregAddr((inst >>> 20) & 31)).mem(Op.i64_load, 0, 3);
+      w.mem(f3 === 3 ? Op.i64_store : Op.i64_store32, 0, 0);
+    } else {
+      w.blockOf(Op.if).i32(inst);
+      this.callHelper(H_FP);
+    }
+    w.op(Op.else);
+    // The interpreter runs it (and traps, or sets FS Dirty). It counts the instruction,
+    // which this block counts at its end as well: take one back.
+    this.spill(ins.pc, k);
+    this.callHelper(H_EX);
+    w.blockOf(Op.if).i32(1).op(Op.return).op(Op.end);
+    w.get(L_IC).i32(1).op(Op.i32_sub).set(L_IC);
+    w.get(L_BUDGET).i32(1).op(Op.i32_add).set(L_BUDGET);
+    w.op(Op.end);
+  }
+
+  private fregAddr(r: number): number {
+    return this.sb + STATE_F + r * 8;
   }
 
   private emitStore(ins: Insn, k: number): void {

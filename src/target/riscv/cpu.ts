@@ -4,7 +4,7 @@
 // instruction boundary, which keeps the fast paths free of status checks.
 import type { Bus } from "../../hw/bus.js";
 import {
-  RAM_OFFSET, STATE_BUDGET, STATE_F, STATE_ICOUNT, STATE_JC, STATE_PC, STATE_RTLB, STATE_WTLB, STATE_X, STATE_XTLB,
+  RAM_OFFSET, STATE_BUDGET, STATE_F, STATE_FPOK, STATE_ICOUNT, STATE_JC, STATE_PC, STATE_RTLB, STATE_WTLB, STATE_X, STATE_XTLB,
   TLB_BASES, TLB_ENTRIES, TLB_SIZE,
   type GuestMemory,
 } from "../../machine/guest-memory.js";
@@ -95,7 +95,8 @@ export class RiscvCpu {
   readonly f: BigUint64Array;
   /** The same registers as host doubles (binary64 fast paths, fp-exec.ts). */
   readonly fD: Float64Array;
-  private readonly fWords: Int32Array;
+  /** The f registers as int32 pairs (low word first). */
+  readonly fWords: Int32Array;
   private readonly dv: DataView;
   private readonly u16: Uint16Array;
   private readonly ramBase: number;
@@ -208,6 +209,7 @@ export class RiscvCpu {
     this.waiting = false;
     this.resValid = false;
     this.flushTlb();
+    this.updateFpOk();
     this.checkIrq = true;
   }
 
@@ -357,6 +359,7 @@ export class RiscvCpu {
         this.storeSlow(0, lo, hi, f3, rs2);
         return this.mustLeave();
       },
+      fp: (inst) => executeFp(this, inst),
       ex: () => {
         // The interpreter runs the instruction at the stored pc. The counters it may read
         // (instret, cycle) must include what translated code retired so far in this call.
@@ -580,6 +583,7 @@ export class RiscvCpu {
     if (((s & MSTATUS_MPP) >>> MSTATUS_MPP_SHIFT) === 2) s &= ~MSTATUS_MPP;
     this.mstatus = s;
     this.updateDataPriv();
+    this.updateFpOk();
     // TLB entries are per privilege and SUM, so only MXR changes need a flush.
     if (((old ^ s) & MSTATUS_MXR) !== 0) this.flushTlb();
     // Enabling interrupts matters only with one pending: the kernel toggles SIE around
@@ -650,6 +654,16 @@ export class RiscvCpu {
   }
   markFpDirty(): void {
     this.mstatus |= MSTATUS_FS_DIRTY;
+    this.updateFpOk();
+  }
+  /**
+   * Tells translated code whether it may run FP instructions inline: with FS Dirty there
+   * is nothing to check or mark, and with frm RNE the dynamic rounding mode is the one the
+   * host's arithmetic rounds in (frm is written only with markFpDirty after it).
+   */
+  private updateFpOk(): void {
+    const ok = (this.mstatus & MSTATUS_FS) === MSTATUS_FS_DIRTY && this.frm === 0;
+    this.state32[(this.stateBase + STATE_FPOK) >> 2] = ok ? 1 : 0;
   }
   /** Resolves the instruction's rm field (7 = dynamic); illegal for reserved modes. */
   roundingMode(rm: number, inst: number): number {

@@ -26,17 +26,20 @@ function accrue(cpu: RiscvCpu): void {
 }
 
 /**
- * binary64 add, sub, mul, div and the fused forms in round-to-nearest-even, on the
- * registers as host doubles: the BigInt path allocates for every register read and
- * write, and made floating-point code ~30x slower than integer code. False where the
- * fast path declines (fpu-fast.ts) or does not apply; the exact path then runs.
+ * binary64 arithmetic, the fused forms, compares, moves and conversions to and from
+ * integers, on the registers as host doubles and int32 words: the BigInt path allocates
+ * for every register read and write, and made floating-point code ~30x slower than
+ * integer code. Arithmetic runs in round-to-nearest-even only. False where the fast path
+ * declines (NaN operands, results that need flags other than NX, values beyond 2^53) or
+ * does not apply; the exact path then runs.
  */
 function fastDouble(cpu: RiscvCpu, inst: number, opcode: number): boolean {
   const funct5 = inst >>> 27;
-  if (opcode === 0x53 && funct5 > 3) return false;
-  if (cpu.roundingMode((inst >> 12) & 7, inst) !== fpu.RNE) return false;
   const fd = cpu.fD;
-  const x = fd[(inst >> 15) & 31]!, y = fd[(inst >> 20) & 31]!;
+  const rd = (inst >> 7) & 31, rs1 = (inst >> 15) & 31, rs2 = (inst >> 20) & 31;
+  if (opcode === 0x53 && funct5 > 3) return fastDoubleMove(cpu, inst, funct5, rd, rs1, rs2);
+  if (cpu.roundingMode((inst >> 12) & 7, inst) !== fpu.RNE) return false;
+  const x = fd[rs1]!, y = fd[rs2]!;
   let r: number;
   switch (opcode) {
     case 0x53: r = funct5 === 0 ? addF64(x, y) : funct5 === 1 ? addF64(x, -y) : funct5 === 2 ? mulF64(x, y) : divF64(x, y); break;
@@ -46,9 +49,86 @@ function fastDouble(cpu: RiscvCpu, inst: number, opcode: number): boolean {
     default: r = fmaF64(-x, y, -fd[funct5]!); break;
   }
   if (r !== r) return false; // declined: no flags were raised
-  fd[(inst >> 7) & 31] = r;
+  fd[rd] = r;
   cpu.markFpDirty();
   return true;
+}
+
+const TWO32 = 2 ** 32;
+/** Integers below this in magnitude are exact doubles (and int32 word pairs). */
+const EXACT_INT = 2 ** 53;
+
+/** feq/flt/fle, fcvt between binary64 and integers, fmv.x.d and fmv.d.x (see fastDouble). */
+function fastDoubleMove(cpu: RiscvCpu, inst: number, funct5: number, rd: number, rs1: number, rs2: number): boolean {
+  const f3 = (inst >> 12) & 7;
+  const x = cpu.x, fw = cpu.fWords;
+  const a = cpu.fD[rs1]!;
+  let lo: number, hi: number;
+  switch (funct5) {
+    case 0x14: { // FEQ, FLT, FLE: a NaN operand raises NV (or not): the exact path decides
+      const b = cpu.fD[rs2]!;
+      if (f3 > 2 || a !== a || b !== b) return false;
+      lo = (f3 === 2 ? a === b : f3 === 1 ? a < b : a <= b) ? 1 : 0;
+      hi = 0;
+      break;
+    }
+    case 0x18: { // FCVT.W/WU/L/LU.D
+      if (rs2 > 3 || !(Math.abs(a) < EXACT_INT)) return false;
+      const r = roundToInteger(a, cpu.roundingMode(f3, inst));
+      const bound = rs2 === 0 ? 2 ** 31 : rs2 === 1 ? TWO32 : EXACT_INT;
+      if (rs2 & 1 ? r < 0 || r >= bound : r < -bound || r >= bound) return false; // NV: exact path
+      if (r !== a) fpu.fpFlags.value |= fpu.FLAG_NX;
+      lo = r | 0;
+      hi = rs2 < 2 ? lo >> 31 : Math.floor(r / TWO32) | 0; // W and WU results are sign-extended
+      break;
+    }
+    case 0x1a: { // FCVT.D.W/WU/L/LU: exact unless beyond 2^53
+      const xl = x[rs1 * 2]!, xh = rs1 === 0 ? 0 : x[rs1 * 2 + 1]!;
+      let v: number;
+      if (rs2 === 0) v = rs1 === 0 ? 0 : xl;
+      else if (rs2 === 1) v = rs1 === 0 ? 0 : xl >>> 0;
+      else if (rs2 === 2 && xh >= -(1 << 21) && xh < 1 << 21) v = xh * TWO32 + (xl >>> 0);
+      else if (rs2 === 3 && xh >>> 0 < 1 << 21) v = (xh >>> 0) * TWO32 + (xl >>> 0);
+      else return false;
+      cpu.roundingMode(f3, inst); // an invalid rm is still illegal
+      cpu.fD[rd] = v;
+      cpu.markFpDirty();
+      return true;
+    }
+    case 0x1c: // FMV.X.D (FCLASS: exact path)
+      if (rs2 !== 0 || f3 !== 0) return false;
+      lo = fw[rs1 * 2]!;
+      hi = fw[rs1 * 2 + 1]!;
+      break;
+    case 0x1e: // FMV.D.X
+      if (rs2 !== 0 || f3 !== 0) return false;
+      fw[rd * 2] = rs1 === 0 ? 0 : x[rs1 * 2]!;
+      fw[rd * 2 + 1] = rs1 === 0 ? 0 : x[rs1 * 2 + 1]!;
+      cpu.markFpDirty();
+      return true;
+    default:
+      return false;
+  }
+  if (rd !== 0) {
+    x[rd * 2] = lo;
+    x[rd * 2 + 1] = hi;
+  }
+  return true;
+}
+
+/** a (finite, |a| < 2^53) rounded to an integer in rounding mode rm. */
+function roundToInteger(a: number, rm: number): number {
+  switch (rm) {
+    case fpu.RTZ: return Math.trunc(a);
+    case fpu.RDN: return Math.floor(a);
+    case fpu.RUP: return Math.ceil(a);
+    default: { // RNE, RMM: a - floor(a) is exact below 2^53
+      const f = Math.floor(a);
+      const d = a - f;
+      if (d !== 0.5) return d < 0.5 ? f : f + 1;
+      return rm === fpu.RMM ? (a < 0 ? f : f + 1) : f % 2 === 0 ? f : f + 1;
+    }
+  }
 }
 
 export function executeFp(cpu: RiscvCpu, inst: number): void {
