@@ -11,6 +11,7 @@ import { test } from "node:test";
 import { DEFAULT_TIER_UP } from "../src/accel/tcg/jit.js";
 import { Bus } from "../src/hw/bus.js";
 import { GuestMemory, RAM_OFFSET } from "../src/machine/guest-memory.js";
+import { MSTATUS_FS } from "../src/target/riscv/csr.js";
 import { RiscvCpu } from "../src/target/riscv/cpu.js";
 
 const RAM_BASE = 0x80000000;
@@ -123,6 +124,9 @@ function setup(seed: number, jitTierUp: number): Pair {
     const cpu = new RiscvCpu({ mem, bus: new Bus(), hartId: 0, mtime: () => 0, jit, jitThreshold: 1, jitTierUp });
     cpu.reset(RAM_BASE);
     regs.forEach((v, k) => cpu.setX(k, v));
+    // Half the programs start with the FPU on, so that translated FP code runs inline
+    // from the start (FS Dirty after the first FP instruction the interpreter runs).
+    if (seed & 1) cpu.mstatus |= MSTATUS_FS;
     return { cpu, mem };
   };
   return { t: make(true), p: make(false) };
