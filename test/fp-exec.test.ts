@@ -10,16 +10,8 @@ import { MSTATUS_FS } from "../src/target/riscv/csr.js";
 import { RiscvCpu } from "../src/target/riscv/cpu.js";
 import { executeFp } from "../src/target/riscv/fp-exec.js";
 import { fpuOptions } from "../src/target/riscv/fpu.js";
+import { rng } from "./lib/rng.js";
 
-function rng(seed: number): () => number {
-  let x = seed >>> 0;
-  return () => {
-    x ^= x << 13; x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
-    return x / 2 ** 32;
-  };
-}
 
 const EDGES = [0, -0, 0.5, -0.5, 1.5, 2.5, -2.5, 3.5, 1, -1, 2 ** 31 - 0.5, 2 ** 31, -(2 ** 31), -(2 ** 31) - 0.5,
   2 ** 32 - 0.5, 2 ** 32, 2 ** 52 + 1, 2 ** 53 - 1, 2 ** 53, -(2 ** 53), 2 ** 63, 1e300, 1e-300, 5e-324, Infinity,

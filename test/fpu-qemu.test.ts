@@ -15,6 +15,7 @@ import {
   fmin, fmsub, fmul, fnmadd, fnmsub, fpFlags, fsgnj, fsgnjn, fsgnjx, fsqrt, fsub, unboxS,
   FMT_D, FMT_S, INT_L, INT_LU, INT_W, INT_WU, RNE,
 } from '../src/target/riscv/fpu.js';
+import { rng } from './lib/rng.js';
 
 const GCC = 'riscv64-linux-gnu-gcc';
 const QEMU = 'qemu-riscv64';
@@ -41,15 +42,6 @@ function oracleBinary(): string {
 
 // ---- operand generation ---------------------------------------------------------------
 
-function rng(seed: number): () => number {
-  let x = seed >>> 0;
-  return () => {
-    x ^= x << 13; x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
-    return x / 2 ** 32;
-  };
-}
 const rand = rng(0x5eed1234);
 const randInt = (n: number): number => Math.floor(rand() * n);
 function randBig(bits: number): bigint {

@@ -10,6 +10,7 @@ import {
   FLAG_DZ, FLAG_NV, FLAG_NX, FLAG_OF, FLAG_UF,
   INT_L, INT_LU, INT_W, INT_WU, RDN, RMM, RNE, RTZ, RUP,
 } from '../src/target/riscv/fpu.js';
+import { rng } from './lib/rng.js';
 
 const view = new DataView(new ArrayBuffer(8));
 /** binary64 bits of a JS number. */
@@ -349,16 +350,6 @@ test('NaN boxing', () => {
 });
 
 // ---- fast paths == exact core, on random operands biased toward hard cases -------------
-
-function rng(seed: number): () => number {
-  let x = seed >>> 0;
-  return () => {
-    x ^= x << 13; x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
-    return x / 2 ** 32;
-  };
-}
 
 function randomBits(rand: () => number, fmt: number): bigint {
   const [expBits, fracBits] = fmt === FMT_D ? [11, 52] : [8, 23];
