@@ -61,7 +61,7 @@ export interface JitHelpers {
   ld(f3: number, rd: number, lo: number, hi: number): number;
   st(f3: number, rs2: number, lo: number, hi: number): number;
   ex(): number;
-  /** Runs an FP instruction that writes only f registers and cannot trap (STATE_FPOK is 1). */
+  /** Runs an FP instruction that cannot trap (STATE_FPOK is 1); x registers in memory. */
   fp(inst: number): void;
 }
 

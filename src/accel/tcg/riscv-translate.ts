@@ -23,12 +23,13 @@
 // which may trap (a JS exception unwinds through here) or ask us to stop at the block's
 // end. Before each helper call the pc and the retired count are stored, so traps are
 // precise. Instructions without an inline
-// translation (CSR, atomics, MULH*, FP moves and conversions to and from x registers) run
-// in the interpreter through the `ex` helper; system instructions, FENCE.I and anything
-// illegal end the block and are left to the interpreter. FP loads and stores are inline,
-// and FP arithmetic calls the `fp` helper (no spill: it reads and writes only f registers
-// and fflags, and cannot trap), while the hart's STATE_FPOK says that FS is Dirty and frm
-// is RNE; otherwise they too go through `ex`.
+// translation (CSR, atomics, MULH*) run in the interpreter through the `ex` helper;
+// system instructions, FENCE.I and anything illegal end the block and are left to the
+// interpreter. FP loads and stores are inline, and the other FP instructions call the
+// `fp` helper (no spill: they cannot trap, and touch only registers and fflags; an x
+// register one reads is written back first, one it writes is reloaded after), while the
+// hart's STATE_FPOK says that FS is Dirty and frm is RNE; otherwise they too go through
+// `ex`.
 import { rvcExpand } from "../../target/riscv/rvc.js";
 import {
   STATE_BUDGET, STATE_F, STATE_FPOK, STATE_ICOUNT, STATE_PC, STATE_RTLB, STATE_WTLB, STATE_X, TLB_BASES,
@@ -72,7 +73,7 @@ export const H_LD = 0; // (f3, rd, lo, hi) -> stop?
 export const H_ST = 1; // (f3, rs2, lo, hi) -> stop?
 export const H_EX = 2; // () -> stop?   runs the instruction at STATE_PC in the interpreter
 export const H_UP = 3; // (chunk id) -> ()   tier 1: this chunk ran its count of blocks
-export const H_FP = 4; // (inst) -> ()   an FP instruction that writes only f registers
+export const H_FP = 4; // (inst) -> ()   an FP instruction that cannot trap
 
 /** The function types of a chunk module: HELPER_TYPES for the helpers, T_CHUNK for the chunks. */
 export const CHUNK_MODULE_TYPES = [
@@ -147,7 +148,7 @@ function decodeBlock(src: PageSource, pc: number, starts: ReadonlySet<number>): 
   return out;
 }
 
-/** Fp: an FP load, store or f-register-only operation (inline or `fp`, else `ex`). */
+/** Fp: an FP load or store (inline) or an FP operation that cannot trap (`fp`); else `ex`. */
 const enum Kind { Inline, Helper, Fp, Jump, Leave }
 
 /** How an instruction is translated. Leave: not at all (ends the block before it). */
@@ -182,7 +183,7 @@ function classify(inst: number): Kind {
     case 0x0f: return f3 === 0 ? Kind.Inline : Kind.Leave; // FENCE is a no-op; FENCE.I leaves
     case 0x73: return f3 === 0 || f3 === 4 ? Kind.Leave : Kind.Helper; // system leaves; CSRs help
     case 0x07: case 0x27: return f3 === 2 || f3 === 3 ? Kind.Fp : Kind.Helper;
-    case 0x43: case 0x47: case 0x4b: case 0x4f: case 0x53: return fpOnlyOp(inst) ? Kind.Fp : Kind.Helper;
+    case 0x43: case 0x47: case 0x4b: case 0x4f: case 0x53: return fpCannotTrap(inst) ? Kind.Fp : Kind.Helper;
     case 0x2f: return Kind.Helper;
     default: return Kind.Leave;
   }
@@ -190,10 +191,10 @@ function classify(inst: number): Kind {
 
 /**
  * Whether an OP-FP or fused instruction is a valid one (with a valid static rounding mode,
- * or the dynamic one) that reads and writes only f registers: it cannot trap while FS is
- * on, so translated code may call the `fp` helper without saving its state first.
+ * or the dynamic one): it cannot trap while FS is on, so translated code may call the
+ * `fp` helper without saving its state first.
  */
-function fpOnlyOp(inst: number): boolean {
+function fpCannotTrap(inst: number): boolean {
   const fmt = (inst >>> 25) & 3, f3 = (inst >>> 12) & 7, rs2 = (inst >>> 20) & 31;
   const rmOk = f3 <= 4 || f3 === 7;
   if (fmt > 1) return false; // H and Q: illegal
@@ -204,6 +205,10 @@ function fpOnlyOp(inst: number): boolean {
     case 0x04: return f3 <= 2; // sign injection
     case 0x05: return f3 <= 1; // min, max
     case 0x08: return rmOk && rs2 <= 1 && rs2 !== fmt; // fcvt.s.d, fcvt.d.s
+    case 0x14: return f3 <= 2; // fle, flt, feq
+    case 0x18: case 0x1a: return rmOk && rs2 <= 3; // fcvt to and from integers
+    case 0x1c: return rs2 === 0 && f3 <= 1; // fmv.x.*, fclass
+    case 0x1e: return rs2 === 0 && f3 === 0; // fmv.*.x
     default: return false;
   }
 }
@@ -730,6 +735,8 @@ class PageTranslator {
       w.i32(this.fregAddr((inst >>> 20) & 31)).mem(Op.i64_load, 0, 3);
       w.mem(f3 === 3 ? Op.i64_store : Op.i64_store32, 0, 0);
     } else {
+      // The helper reads x[rs1] from memory (conversions from integers, fmv.*.x).
+      if ((inst >>> 27) === 0x1a || (inst >>> 27) === 0x1e) this.storeIfDirty((inst >>> 15) & 31);
       w.blockOf(Op.if).i32(inst);
       this.callHelper(H_FP);
     }
@@ -742,6 +749,17 @@ class PageTranslator {
     w.get(L_IC).i32(1).op(Op.i32_sub).set(L_IC);
     w.get(L_BUDGET).i32(1).op(Op.i32_add).set(L_BUDGET);
     w.op(Op.end);
+    // Compares, conversions to integers, fmv.x.* and fclass wrote x[rd] in memory.
+    const f5 = inst >>> 27;
+    if (op === 0x53 && (f5 === 0x14 || f5 === 0x18 || f5 === 0x1c)) {
+      this.loaded.delete((inst >>> 7) & 31);
+      this.dirty.delete((inst >>> 7) & 31);
+    }
+  }
+
+  /** Stores x[r] if its local holds a newer value than memory (it stays cached). */
+  private storeIfDirty(r: number): void {
+    if (this.dirty.has(r)) this.w.i32(this.regAddr(r)).get(L_X + r).mem(Op.i64_store, 0, 3);
   }
 
   private fregAddr(r: number): number {
