@@ -20,7 +20,7 @@ export const STATE_RTLB = 0x210; // i32: byte offset of the current read TLB's t
 export const STATE_WTLB = 0x214; // i32: byte offset of the current write TLB's tags
 export const STATE_XTLB = 0x218; // i32: byte offset of the current instruction TLB's tags
 export const STATE_JC = 0x21c; // i32: byte offset of the hart's jump cache
-/** i32: 1 when mstatus.FS is Dirty and frm is RNE: translated code runs FP instructions inline. */
+/** i32: 1 when mstatus.FS is Dirty and frm is valid: translated FP instructions cannot trap. */
 export const STATE_FPOK = 0x220;
 export const STATE_AREA = 0x10000; // room for 64 harts' registers
 /** The TLB: 3 access kinds x 4 privilege slots x TLB_SIZE entries; tags, then bases. */

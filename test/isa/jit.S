@@ -172,7 +172,32 @@ TEST_BEGIN
   EXPECT_TRAP(17, CAUSE_SUPERVISOR_ECALL, GOTO_MODE(PRV_S, 1f); 1: sfence.vma; li t0, VA_CODE; jalr t0; mv s3, a0; ecall)
         CHECK(s3, 2)
         csrw satp, zero
+
+  //--- FP code that ran hot with the FPU on (loads and stores inline, arithmetic through the
+  //--- fast helper): an invalid frm, then FS off, make the same instructions illegal, with
+  //--- mepc at the instruction (the translated code must not keep using what it knew)
+  TEST_NUM(18)
+        li t0, MSTATUS_FS; csrs mstatus, t0
+        csrwi frm, 0
+        li s2, HOT
+1:      jal fp_fn
+        addi s2, s2, -1
+        bnez s2, 1b
+        la a4, fp_data; ld t0, 8(a4); li t1, 0x4000000000000000; bne t0, t1, fail  // 1.0 + 1.0
+  EXPECT_TRAP(19, CAUSE_ILLEGAL_INSN, csrwi frm, 5; jal fp_fn)
+        la t3, fp_add; bne t1, t3, fail
+        csrwi frm, 0
+  EXPECT_TRAP(20, CAUSE_ILLEGAL_INSN, li t0, MSTATUS_FS; csrc mstatus, t0; jal fp_fn)
+        la t3, fp_ld; bne t1, t3, fail
         j pass
+
+// fp_data[1] = fp_data[0] + fp_data[0], in the dynamic rounding mode.
+fp_fn:
+        la a4, fp_data
+fp_ld:  fld fa0, 0(a4)
+fp_add: fadd.d fa1, fa0, fa0
+        fsd fa1, 8(a4)
+        ret
 
 // S-mode: HOT times, run VA_CODE under root A (returns 1) and root B (returns 2).
 satp_flip:
@@ -246,6 +271,7 @@ insn_li_a0_2:   li a0, 2
 insn_li_a0_3:   li a0, 3
         .align 3
 amo_word:       .dword 0
+fp_data:        .dword 0x3ff0000000000000, 0    // 1.0, then the sum
         .align 12
                 .fill 512, 8, 0         // amo_word + 4096 lands here
         .align 12

@@ -28,8 +28,8 @@
 // interpreter. FP loads and stores are inline, and the other FP instructions call the
 // `fp` helper (no spill: they cannot trap, and touch only registers and fflags; an x
 // register one reads is written back first, one it writes is reloaded after), while the
-// hart's STATE_FPOK says that FS is Dirty and frm is RNE; otherwise they too go through
-// `ex`.
+// hart's STATE_FPOK says that FS is Dirty and frm is a valid rounding mode; otherwise
+// they too go through `ex`.
 import { rvcExpand } from "../../target/riscv/rvc.js";
 import {
   STATE_BUDGET, STATE_F, STATE_FPOK, STATE_ICOUNT, STATE_PC, STATE_RTLB, STATE_WTLB, STATE_X, TLB_BASES,

@@ -535,8 +535,8 @@ export class RiscvCpu {
   private csrWrite(n: number, lo: number, hi: number, inst: number): void {
     switch (n) {
       case CSR.fflags: this.fflags = lo & 0x1f; this.markFpDirty(); return;
-      case CSR.frm: this.frm = lo & 7; this.markFpDirty(); return;
-      case CSR.fcsr: this.fflags = lo & 0x1f; this.frm = (lo >> 5) & 7; this.markFpDirty(); return;
+      case CSR.frm: this.writeFrm(lo & 7); return;
+      case CSR.fcsr: this.fflags = lo & 0x1f; this.writeFrm((lo >> 5) & 7); return;
       case CSR.mcycle: case CSR.minstret:
         this.instretOffset = toNum(lo, hi) - this.instret;
         return;
@@ -653,16 +653,23 @@ export class RiscvCpu {
     if ((this.mstatus & MSTATUS_FS) === 0) this.illegal(inst);
   }
   markFpDirty(): void {
+    if ((this.mstatus & MSTATUS_FS) === MSTATUS_FS_DIRTY) return;
     this.mstatus |= MSTATUS_FS_DIRTY;
     this.updateFpOk();
   }
+  private writeFrm(rm: number): void {
+    this.frm = rm;
+    this.markFpDirty();
+    this.updateFpOk();
+  }
   /**
-   * Tells translated code whether it may run FP instructions inline: with FS Dirty there
-   * is nothing to check or mark, and with frm RNE the dynamic rounding mode is the one the
-   * host's arithmetic rounds in (frm is written only with markFpDirty after it).
+   * Tells translated code whether FP instructions may skip the checks that make them trap
+   * (run inline, or through the `fp` helper without saving state): FS is Dirty (nothing to
+   * check or mark) and frm is a valid rounding mode (for those that use the dynamic one).
+   * frm is written only through writeFrm.
    */
   private updateFpOk(): void {
-    const ok = (this.mstatus & MSTATUS_FS) === MSTATUS_FS_DIRTY && this.frm === 0;
+    const ok = (this.mstatus & MSTATUS_FS) === MSTATUS_FS_DIRTY && this.frm <= 4;
     this.state32[(this.stateBase + STATE_FPOK) >> 2] = ok ? 1 : 0;
   }
   /** Resolves the instruction's rm field (7 = dynamic); illegal for reserved modes. */
