@@ -41,12 +41,13 @@ function fastDouble(cpu: RiscvCpu, inst: number, opcode: number): boolean {
   if (cpu.roundingMode((inst >> 12) & 7, inst) !== fpu.RNE) return false;
   const x = fd[rs1]!, y = fd[rs2]!;
   let r: number;
+  const z = fd[funct5]!; // the fused forms' rs3
   switch (opcode) {
     case 0x53: r = funct5 === 0 ? addF64(x, y) : funct5 === 1 ? addF64(x, -y) : funct5 === 2 ? mulF64(x, y) : divF64(x, y); break;
-    case OP_FMADD: r = fmaF64(x, y, fd[funct5]!); break;
-    case OP_FMSUB: r = fmaF64(x, y, -fd[funct5]!); break;
-    case OP_FNMSUB: r = fmaF64(-x, y, fd[funct5]!); break;
-    default: r = fmaF64(-x, y, -fd[funct5]!); break;
+    case OP_FMADD: r = fmaF64(x, y, z); break;
+    case OP_FMSUB: r = fmaF64(x, y, -z); break;
+    case OP_FNMSUB: r = fmaF64(-x, y, z); break;
+    default: r = fmaF64(-x, y, -z); break;
   }
   if (r !== r) return false; // declined: no flags were raised
   fd[rd] = r;
