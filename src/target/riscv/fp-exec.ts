@@ -3,7 +3,7 @@
 // Loads and stores of f registers are in the interpreter (they are integer-like moves).
 import type { RiscvCpu } from "./cpu.js";
 import * as fpu from "./fpu.js";
-import { addF64, divF64, fmaF64, mulF64 } from "./fpu-fast.js";
+import { addF64, divF64, fusedF64, mulF64 } from "./fpu-fast.js";
 
 const OP_FMADD = 0x43, OP_FMSUB = 0x47, OP_FNMSUB = 0x4b, OP_FNMADD = 0x4f;
 
@@ -40,15 +40,9 @@ function fastDouble(cpu: RiscvCpu, inst: number, opcode: number): boolean {
   if (opcode === 0x53 && funct5 > 3) return fastDoubleMove(cpu, inst, funct5, rd, rs1, rs2);
   if (cpu.roundingMode((inst >> 12) & 7, inst) !== fpu.RNE) return false;
   const x = fd[rs1]!, y = fd[rs2]!;
-  let r: number;
-  const z = fd[funct5]!; // the fused forms' rs3
-  switch (opcode) {
-    case 0x53: r = funct5 === 0 ? addF64(x, y) : funct5 === 1 ? addF64(x, -y) : funct5 === 2 ? mulF64(x, y) : divF64(x, y); break;
-    case OP_FMADD: r = fmaF64(x, y, z); break;
-    case OP_FMSUB: r = fmaF64(x, y, -z); break;
-    case OP_FNMSUB: r = fmaF64(-x, y, z); break;
-    default: r = fmaF64(-x, y, -z); break;
-  }
+  const r = opcode !== 0x53
+    ? fusedF64(x, y, fd[funct5]!, opcode === OP_FNMSUB || opcode === OP_FNMADD, opcode === OP_FMSUB || opcode === OP_FNMADD)
+    : funct5 === 0 ? addF64(x, y) : funct5 === 1 ? addF64(x, -y) : funct5 === 2 ? mulF64(x, y) : divF64(x, y);
   if (r !== r) return false; // declined: no flags were raised
   fd[rd] = r;
   cpu.markFpDirty();

@@ -164,11 +164,13 @@ export function divD(a: bigint, b: bigint): bigint | undefined {
   return declinedOr(divF64(toF64(a), toF64(b)));
 }
 
-/** a * b + c with each operand's sign flipped where asked (the four fused forms). */
+/** The four fused forms: (-1)^negProduct * x * y + (-1)^negAddend * z; NaN to decline. */
+export function fusedF64(x: number, y: number, z: number, negProduct: boolean, negAddend: boolean): number {
+  return fmaF64(negProduct ? -x : x, y, negAddend ? -z : z);
+}
+
 export function fmaD(a: bigint, b: bigint, c: bigint, negProduct: boolean, negAddend: boolean): bigint | undefined {
-  const x = toF64(a);
-  const z = toF64(c);
-  return declinedOr(fmaF64(negProduct ? -x : x, toF64(b), negAddend ? -z : z));
+  return declinedOr(fusedF64(toF64(a), toF64(b), toF64(c), negProduct, negAddend));
 }
 
 // Math.sqrt is the hardware's correctly rounded square root in V8 (sqrtsd / fsqrt); the
