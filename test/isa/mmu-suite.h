@@ -110,6 +110,23 @@
         PTE(l0_table, 0, data_page, PTE_V | PTE_R | PTE_W | PTE_U | PTE_A | PTE_D)
         sfence.vma
 
+  //--- SFENCE.VMA with an address drops the entries of that page (from a cached
+  //--- superpage: of all of it), whatever the TLB held
+  EXPECT_TRAP(MMU_BASE + 30, CAUSE_USER_ECALL, GOTO_U(1f); 1: li s1, VA_RW_U; ld a0, 0(s1); ecall)
+        CHECK(a0, MAGIC)
+  EXPECT_TRAP(MMU_BASE + 31, CAUSE_USER_ECALL, PTE(l0_table, 0, data_page2, PTE_V | PTE_R | PTE_W | PTE_U | PTE_A | PTE_D); li t0, VA_RW_U + 0x18; sfence.vma t0; GOTO_U(1f); 1: li s1, VA_RW_U; ld a0, 0(s1); ecall)
+        CHECK(a0, MAGIC2)
+        PTE(l0_table, 0, data_page, PTE_V | PTE_R | PTE_W | PTE_U | PTE_A | PTE_D)
+        li t0, VA_RW_U; sfence.vma t0, zero
+        PTE_PA(l1_table, 3, 0x80000000, PTE_V | PTE_R | PTE_W | PTE_U | PTE_A | PTE_D)
+        sfence.vma
+        la s3, data_page; li t0, 0x80000000 - VA_MEGA; sub s3, s3, t0
+  EXPECT_TRAP(MMU_BASE + 32, CAUSE_USER_ECALL, GOTO_U(1f); 1: ld a0, 0(s3); ecall)
+        CHECK(a0, MAGIC)
+  EXPECT_TRAP(MMU_BASE + 33, CAUSE_LOAD_PAGE_FAULT, PTE_PA(l1_table, 3, 0, 0); li t0, VA_MEGA + 0x1ff000; sfence.vma t0; GOTO_U(1f); 1: ld a0, 0(s3))
+        bne t2, s3, fail
+        sfence.vma
+
   //--- page faults delegated to S: scause, sepc, stval
   TEST_NUM(MMU_BASE + 29)
         li t0, (1 << CAUSE_LOAD_PAGE_FAULT); csrw medeleg, t0

@@ -9,6 +9,7 @@
 //   0x4000_0000 1 GiB alias of 0x8000_0000, U   (U-mode runs the same code here)
 //   0x0020_0000 + i * 4 KiB: single test pages  (see the VA_* constants)
 //   0x0040_0000 a misaligned 2 MiB megapage     (must fault)
+//   0x0060_0000 a 2 MiB megapage of 0x8000_0000, U, while the SFENCE.VMA tests need it
 #include "test.h"
 
 #define ALIAS_OFF   0x40000000      // U alias = identity address - ALIAS_OFF
@@ -21,6 +22,7 @@
 #define VA_CODE_U   0x206000        // code_page, RX, U; the next page is invalid
 #define VA_W_ONLY   0x208000        // W without R: reserved encoding
 #define VA_MEGA_BAD 0x400000        // 2 MiB leaf with PPN[0] != 0
+#define VA_MEGA     0x600000        // 2 MiB leaf -> 0x8000_0000, U (set by the SFENCE.VMA tests)
 #define MAGIC       0x0123456789abcdef
 #define MAGIC2      0x5555aaaa5555aaaa
 

@@ -45,7 +45,7 @@ const PENDING_RUNS = 1000;
  */
 const COUNTERS = 1 << 21;
 /** An interpreted block of n instructions counts as 1 + n / LONG_BLOCK starts toward the threshold. */
-const LONG_BLOCK = 16;
+export const LONG_BLOCK = 16;
 /** Blocks a tier-1 page runs before it is translated at tier 2 (-accel tcg,jit-tier-up=N). */
 export const DEFAULT_TIER_UP = 100_000;
 
@@ -199,6 +199,20 @@ export class Jit {
   find(pc: number, pageOff: number): boolean {
     if (this.counts[counterOf(pc, pageOff)]! >= this.thresholds.hot && this.lookup(pc, pageOff)) return true;
     return this.count(pc, pageOff, 1) && this.lookup(pc, pageOff);
+  }
+
+  /**
+   * What find() does for a block start whose counter stays below the threshold, without
+   * the trip back to the CPU's dispatch loop: counts the start and returns true when the
+   * interpreter may go on (no translation is used or made hot from here); false leaves
+   * the decision to find().
+   */
+  coldStart(pc: number, pageOff: number): boolean {
+    const h = counterOf(pc, pageOff);
+    const c = this.counts[h]! + 1;
+    if (c >= this.thresholds.hot) return false;
+    this.counts[h] = c;
+    return true;
   }
 
   /**
@@ -364,12 +378,13 @@ export class Jit {
       m: { mem: this.mem.memory!, tab: this.helperTable },
     });
     this.stats.modules++;
+    // Pages that just became code pages: stores there must now reach translate().
     const scrub = new Set<number>();
     done.forEach((d, i) => {
+      if (this.codePage[(d.job.pageOff - RAM_OFFSET) / 4096] !== 1) scrub.add(d.job.pageOff);
       this.install(d.job, instance.exports[`p${i}`] as Function, d.entries);
-      scrub.add(d.job.pageOff);
     });
-    this.scrubWriteTlb(scrub);
+    if (scrub.size > 0) this.scrubWriteTlb(scrub);
   }
 
   private install(job: Job, fn: Function, entries: Map<number, number>): void {

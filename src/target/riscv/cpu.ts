@@ -8,7 +8,7 @@ import {
   TLB_BASES, TLB_ENTRIES, TLB_SIZE,
   type GuestMemory,
 } from "../../machine/guest-memory.js";
-import { DEFAULT_TIER_UP, Jit } from "../../accel/tcg/jit.js";
+import { DEFAULT_TIER_UP, Jit, LONG_BLOCK } from "../../accel/tcg/jit.js";
 import { div32, divs, divu, mul64, mulh, mulw } from "./alu64.js";
 import {
   CSR, EXC_BREAKPOINT, EXC_ECALL_M, EXC_ECALL_S, EXC_ECALL_U, EXC_ILLEGAL, EXC_INST_ACCESS,
@@ -144,6 +144,11 @@ export class RiscvCpu {
   private readonly jitTierUp: number;
   /** Interpret one block only: stop after the first jump, branch or system instruction. */
   private blockMode = false;
+  // In block mode: the start of the block being interpreted (its pc, page offset, and
+  // instret there), for the translator's count of long blocks.
+  private blockPc = 0;
+  private blockPageOff = -1;
+  private blockRet = 0;
   /** Set when translated code may be stale (a page's code changed, the TLB was flushed). */
   private codeChanged = false;
   // The current instruction page.
@@ -155,6 +160,13 @@ export class RiscvCpu {
   private tmpHi = 0;
   /** Physical address found by the last translate() of an MMIO page. */
   private lastPa = 0;
+  /** 4 KiB pages covered by the leaf PTE of the last walk(). */
+  private walkSpan = 1;
+  /**
+   * First page numbers of the superpages the TLB holds entries of (since the last full
+   * flush): SFENCE.VMA of an address inside one must drop all of its 4 KiB entries.
+   */
+  private readonly tlbSuperpages = new Set<number>();
 
   constructor(readonly opts: CpuOptions) {
     const mem = opts.mem;
@@ -291,14 +303,32 @@ export class RiscvCpu {
     const pc = this.pc;
     const pageOff = this.codePageOffset(pc);
     if (pageOff >= 0 && this.jit!.find(pc, pageOff)) return this.runTranslated(budget);
-    const before = this.instret;
+    this.blockPc = pc;
+    this.blockPageOff = pageOff;
+    this.blockRet = this.instret;
     this.blockMode = true;
     try {
       this.execute(budget);
     } finally {
       this.blockMode = false;
     }
-    if (pageOff >= 0) this.jit!.interpreted(pc, pageOff, this.instret - before);
+    if (this.blockPageOff >= 0) this.jit!.interpreted(this.blockPc, this.blockPageOff, this.instret - this.blockRet);
+  }
+
+  /**
+   * In block mode, at the start of the next block (at `pc`, with `retired` instructions
+   * retired so far): whether the interpreter goes on with it. It does when the block is
+   * on the current instruction page and cold (see Jit.coldStart), which spares most
+   * interpreted blocks (~5 instructions each) the dispatch in step().
+   */
+  private nextBlockCold(pc: number, retired: number): boolean {
+    if (retired - this.blockRet >= LONG_BLOCK) return false; // step() counts it
+    const pageOff = pc - this.fetchStart;
+    if (!(pageOff >= 0 && pageOff <= 0xffc) || !this.jit!.coldStart(pc, this.fetchBase)) return false;
+    this.blockPc = pc;
+    this.blockPageOff = this.fetchBase;
+    this.blockRet = retired;
+    return true;
   }
 
   /** The host offset of pc's page under the current instruction mapping, or -1 on a TLB miss. */
@@ -387,7 +417,8 @@ export class RiscvCpu {
     const from = ACC_WRITE * 4 * TLB_SIZE;
     const tag = this.tlbTag, base = this.tlbBase;
     for (let i = from; i < from + 4 * TLB_SIZE; i++) {
-      if (pageOffs.has(base[i]!)) tag[i] = NaN;
+      const t = tag[i]!;
+      if (t === t && pageOffs.has(base[i]!)) tag[i] = NaN; // NaN: empty
     }
   }
 
@@ -686,6 +717,27 @@ export class RiscvCpu {
 
   flushTlb(): void {
     this.tlbTag.fill(NaN);
+    this.tlbSuperpages.clear();
+    this.fetchStart = Infinity;
+    this.codeChanged = true;
+  }
+
+  /**
+   * SFENCE.VMA with an address: drops that page's entries only. Linux fences one page after
+   * each page fault it fixes and each kernel mapping it changes (~6,500 times in a boot);
+   * a full flush each time cost ~1.3 M page walks per boot. An address inside a cached
+   * superpage flushes everything (its entries are spread over the TLB).
+   */
+  private flushTlbPage(vlo: number, vhi: number): void {
+    const vpn = vhi * 1048576 + (vlo >>> 12);
+    for (let level = 1; level < LEVEL_PAGES.length; level++) {
+      const span = LEVEL_PAGES[level]!;
+      if (this.tlbSuperpages.has(Math.floor(vpn / span) * span)) return this.flushTlb();
+    }
+    const tag = this.tlbTag;
+    for (let i = vpn & TLB_MASK; i < TLB_ENTRIES; i += TLB_SIZE) {
+      if (tag[i] === vpn) tag[i] = NaN;
+    }
     this.fetchStart = Infinity;
     this.codeChanged = true;
   }
@@ -709,10 +761,12 @@ export class RiscvCpu {
    */
   private translate(vlo: number, vhi: number, acc: number, prv: number): number {
     let pa: number;
+    let span = 1;
     if (prv === PRV_M || this.satpMode === 0) {
       pa = (vhi >>> 0) * TWO32 + (vlo >>> 0);
     } else {
       pa = this.walk(vlo, vhi, acc, prv);
+      span = this.walkSpan;
     }
     if (pa >= this.ramBase && pa < this.ramEnd) {
       const pageOff = pa - (vlo & 0xfff) - this.ramBase + RAM_OFFSET;
@@ -726,6 +780,7 @@ export class RiscvCpu {
       }
       this.tlbTag[idx] = vpn;
       this.tlbBase[idx] = pageOff;
+      if (span > 1) this.tlbSuperpages.add(Math.floor(vpn / span) * span);
       return pageOff + (vlo & 0xfff);
     }
     this.lastPa = pa;
@@ -762,6 +817,7 @@ export class RiscvCpu {
       }
       const vpnAll = (vhi & 0xffff) * 1048576 + (vlo >>> 12);
       const vpnLow = vpnAll - Math.floor(vpnAll / span) * span; // span is a power of two
+      this.walkSpan = span;
       return (ppn + vpnLow) * 4096 + (vlo & 0xfff);
     }
     return this.raise(PAGE_FAULT[acc]!, vlo, vhi);
@@ -896,7 +952,9 @@ export class RiscvCpu {
     const lo = pc | 0;
     const hi = Math.floor(pc / TWO32) | 0;
     const prv = this.priv;
-    const off = this.translate(lo, hi, ACC_EXEC, prv);
+    // Most calls come from jumps to another page that the TLB has (a walk costs more).
+    const page = this.codePageOffset(pc);
+    const off = page >= 0 ? page + (lo & 0xfff) : this.translate(lo, hi, ACC_EXEC, prv);
     if (off < 0) {
       // Executing from ROM or another device (the boot ROM): fetch through the bus.
       const pa = this.lastPa;
@@ -936,8 +994,13 @@ export class RiscvCpu {
     const traceInsn = this.traceInsn;
     let pc = this.pc;
     let count = 0;
+    let blockEnd = false; // block mode: the last instruction ended a block
     try {
       for (; count < budget; count++) {
+        if (blockEnd) {
+          blockEnd = false;
+          if (!this.nextBlockCold(pc, this.instret + count)) break;
+        }
         if (this.checkIrq) { // set by anything that may make an interrupt takeable, and WFI
           this.checkIrq = false;
           if (this.stopRequested) break;
@@ -990,7 +1053,7 @@ export class RiscvCpu {
             x[d] = next | 0;
             x[d + 1] = Math.floor(next / TWO32) | 0;
             next = pc + imm;
-            if (this.blockMode) budget = count + 1;
+            blockEnd = this.blockMode;
             break;
           }
           case 0x67: { // JALR
@@ -1001,7 +1064,7 @@ export class RiscvCpu {
             x[d] = next | 0;
             x[d + 1] = Math.floor(next / TWO32) | 0;
             next = thi * TWO32 + ((tlo & ~1) >>> 0);
-            if (this.blockMode) budget = count + 1;
+            blockEnd = this.blockMode;
             break;
           }
           case 0x63: { // branches
@@ -1020,7 +1083,7 @@ export class RiscvCpu {
               next = pc + (((inst >> 31) << 12) | (((inst >> 7) & 1) << 11) | (((inst >> 25) & 0x3f) << 5) |
                 (((inst >> 8) & 0xf) << 1));
             }
-            if (this.blockMode) budget = count + 1;
+            blockEnd = this.blockMode;
             break;
           }
           case 0x03: { // loads
@@ -1100,7 +1163,7 @@ export class RiscvCpu {
           case 0x73:
             if (f3 === 0) {
               next = this.system(inst, pc, next);
-              if (this.blockMode) budget = count + 1;
+              blockEnd = this.blockMode;
             } else {
               if (f3 === 4) this.illegal(inst);
               this.pc = pc;
@@ -1356,7 +1419,9 @@ export class RiscvCpu {
       if (this.priv === PRV_U || (this.priv === PRV_S && (this.mstatus & MSTATUS_TVM) !== 0)) {
         this.illegal(inst);
       }
-      this.flushTlb();
+      const rs1 = (inst >> 15) & 31;
+      if (rs1 === 0) this.flushTlb();
+      else this.flushTlbPage(this.x[rs1 * 2]!, this.x[rs1 * 2 + 1]!);
       return next;
     }
     return this.illegal(inst);
