@@ -179,8 +179,8 @@ function fakeBzImage(initSize = 64 * MiB): Uint8Array {
   return b;
 }
 
-function createFails(cfg: MachineConfig, files: Record<string, Uint8Array>, message: RegExp): void {
-  assert.throws(() => createMachine(cfg, fakeHost(files)), (err: Error) => {
+async function createFails(cfg: MachineConfig, files: Record<string, Uint8Array>, message: RegExp): Promise<void> {
+  await assert.rejects(createMachine(cfg, fakeHost(files)), (err: Error) => {
     assert.equal(err.name, "UserError", String(err));
     assert.ok(!err.message.includes("\n"));
     assert.match(err.message, message);
@@ -188,24 +188,24 @@ function createFails(cfg: MachineConfig, files: Record<string, Uint8Array>, mess
   });
 }
 
-test("bad input is refused before /dev/kvm is opened", () => {
+test("bad input is refused before /dev/kvm is opened", async () => {
   const ls = new Uint8Array(4096).fill(0x7f);
-  createFails(microvm({ kernel: "/bin/ls" }), { "/bin/ls": ls }, /^\/bin\/ls is not a Linux bzImage/);
-  createFails(microvm({ kernel: "k", memBytes: 64 * MiB }), { k: fakeBzImage() }, /^-m 64M is too small for this kernel: it needs at least 80 MiB/);
-  createFails(microvm({ kernel: "k", initrd: "rd", memBytes: 96 * MiB }), { k: fakeBzImage(), rd: new Uint8Array(20 * MiB) },
+  await createFails(microvm({ kernel: "/bin/ls" }), { "/bin/ls": ls }, /^\/bin\/ls is not a Linux bzImage/);
+  await createFails(microvm({ kernel: "k", memBytes: 64 * MiB }), { k: fakeBzImage() }, /^-m 64M is too small for this kernel: it needs at least 80 MiB/);
+  await createFails(microvm({ kernel: "k", initrd: "rd", memBytes: 96 * MiB }), { k: fakeBzImage(), rd: new Uint8Array(20 * MiB) },
     /too small for this kernel.*initrd/);
-  createFails(microvm({ kernel: "k", bios: "fw.bin" }), { k: fakeBzImage(), "fw.bin": new Uint8Array(4) }, /^-bios fw.bin: not supported on microvm/);
-  createFails(microvm({ kernel: "k", dtb: "b.dtb" }), { k: fakeBzImage() }, /^-dtb: not supported on microvm/);
-  createFails(microvm({ memBytes: 4096 * MiB }), {}, /^-m 4096M: microvm takes at most 3 GiB/);
-  createFails(microvm({ kernel: "missing" }), {}, /^missing: No such file/);
-  createFails(microvm({ initrd: "rd" }), { rd: new Uint8Array(1) }, /^-initrd only allowed with -kernel/);
-  createFails(config({ machine: "virt", accel: "kvm" }), {}, /KVM needs an x86-64 guest/);
-  createFails(microvm({ accel: "tcg" }), {}, /runs only under KVM/);
+  await createFails(microvm({ kernel: "k", bios: "fw.bin" }), { k: fakeBzImage(), "fw.bin": new Uint8Array(4) }, /^-bios fw.bin: not supported on microvm/);
+  await createFails(microvm({ kernel: "k", dtb: "b.dtb" }), { k: fakeBzImage() }, /^-dtb: not supported on microvm/);
+  await createFails(microvm({ memBytes: 4096 * MiB }), {}, /^-m 4096M: microvm takes at most 3 GiB/);
+  await createFails(microvm({ kernel: "missing" }), {}, /^missing: No such file/);
+  await createFails(microvm({ initrd: "rd" }), { rd: new Uint8Array(1) }, /^-initrd only allowed with -kernel/);
+  await createFails(config({ machine: "virt", accel: "kvm" }), {}, /KVM needs an x86-64 guest/);
+  await createFails(microvm({ accel: "tcg" }), {}, /runs only under KVM/);
 });
 
-test("good input goes on to /dev/kvm", { skip: HAS_KVM && "this host has /dev/kvm: the board would start" }, () => {
-  createFails(microvm({ kernel: "k", memBytes: 128 * MiB }), { k: fakeBzImage() }, /\/dev\/kvm/);
-  createFails(microvm(), {}, /\/dev\/kvm|x86-64 Linux host/);
+test("good input goes on to /dev/kvm", { skip: HAS_KVM && "this host has /dev/kvm: the board would start" }, async () => {
+  await createFails(microvm({ kernel: "k", memBytes: 128 * MiB }), { k: fakeBzImage() }, /\/dev\/kvm/);
+  await createFails(microvm(), {}, /\/dev\/kvm|x86-64 Linux host/);
 });
 
 /** KVM as the board sees it, recording each call; vCPUs are the test's to drive. */

@@ -253,10 +253,14 @@ test("NodeHost: ready() waits for hostfwd listeners, flush() closes them", async
   free.close();
   const fwd = { protocol: "tcp" as const, hostAddress: "127.0.0.1", hostPort: free.port, guestAddress: "", guestPort: 22 };
   const host = new NodeHost();
-  host.createNetBackend({ id: "n0", type: "user", hostForwards: [fwd], options: {} });
+  const n0 = { id: "n0", type: "user" as const, hostForwards: [fwd], options: {} };
+  await host.prepare({ drives: [], netdevs: [n0] });
+  host.createNetBackend(n0);
   await host.ready();
   const again = new NodeHost();
-  again.createNetBackend({ id: "n1", type: "user", hostForwards: [fwd], options: {} });
+  const n1 = { ...n0, id: "n1" };
+  await again.prepare({ drives: [], netdevs: [n1] });
+  again.createNetBackend(n1);
   await assert.rejects(again.ready(), (err: Error) => err instanceof UserError && /^-netdev user,id=n1: could not set up host forwarding rule/.test(err.message));
   again.flush();
   host.flush();

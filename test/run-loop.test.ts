@@ -21,7 +21,7 @@ async function until(cond: () => boolean, ms: number): Promise<void> {
 
 test("WFI sleeps the host until the timer, then until input; the byte is echoed", { skip: noGcc }, async () => {
   const host = fakeHost({ "wfi-echo.elf": buildFixture("wfi-echo") });
-  const m = createMachine(config({ bios: "none", kernel: "wfi-echo.elf" }), host);
+  const m = await createMachine(config({ bios: "none", kernel: "wfi-echo.elf" }), host);
   const t0 = performance.now();
   const done = m.run();
   await until(() => host.output() === "T", 5000);
@@ -47,7 +47,7 @@ test("WFI sleeps the host until the timer, then until input; the byte is echoed"
 
 test("stop() ends a sleeping machine at once with its code", async () => {
   const host = fakeHost({ "idle.bin": words(INSN.wfi, INSN.loop) });
-  const m = createMachine(config({ bios: "none", kernel: "idle.bin" }), host);
+  const m = await createMachine(config({ bios: "none", kernel: "idle.bin" }), host);
   const done = m.run();
   await sleep(60);
   const t = performance.now();
@@ -60,7 +60,7 @@ const resetProgram = words(INSN.luiT0Test, INSN.luiT1_7, INSN.addiT1_777, INSN.s
 
 test("a guest reset under -no-reboot ends the run with status 0", async () => {
   const host = fakeHost({ "reset.bin": resetProgram });
-  const m = createMachine(config({ bios: "none", kernel: "reset.bin", noReboot: true }), host);
+  const m = await createMachine(config({ bios: "none", kernel: "reset.bin", noReboot: true }), host);
   assert.equal(await m.run(), 0);
 });
 
@@ -82,5 +82,5 @@ test("a guest reset rebuilds the board from the same files", async () => {
 test("sifive_test pass (0x5555) ends the run with status 0", async () => {
   const pass = words(INSN.luiT0Test, INSN.luiT1_5, INSN.addiT1_555, INSN.swT1T0, INSN.loop);
   const host = fakeHost({ "pass.bin": pass });
-  assert.equal(await createMachine(config({ bios: "none", kernel: "pass.bin" }), host).run(), 0);
+  assert.equal(await (await createMachine(config({ bios: "none", kernel: "pass.bin" }), host)).run(), 0);
 });

@@ -28,7 +28,7 @@ async function runWithTimeout(m: { run(): Promise<number>; stop(c: number): void
 
 test("a riscv-tests-style ELF as -kernel under -bios none: output and exit status", { skip: noGcc }, async () => {
   const host = fakeHost({ "hello.elf": buildHtifHello() });
-  const m = createMachine(config({ machine: "spike", bios: "none", kernel: "hello.elf" }), host);
+  const m = await createMachine(config({ machine: "spike", bios: "none", kernel: "hello.elf" }), host);
   assert.equal(await runWithTimeout(m), 3);
   assert.equal(host.output(), "hello\nbye\n");
   assert.ok(m.instructionsRetired() > 50);
@@ -36,7 +36,7 @@ test("a riscv-tests-style ELF as -kernel under -bios none: output and exit statu
 
 test("the same ELF as -bios", { skip: noGcc }, async () => {
   const host = fakeHost({ "hello.elf": buildHtifHello() });
-  const m = createMachine(config({ machine: "spike", bios: "hello.elf" }), host);
+  const m = await createMachine(config({ machine: "spike", bios: "hello.elf" }), host);
   assert.equal(await runWithTimeout(m), 3);
   assert.equal(host.output(), "hello\nbye\n");
 });
@@ -50,7 +50,7 @@ test("a raw binary reaches HTIF through the MMIO window (tohost at 0x1000008)", 
     0x0000006f, // j    .
   );
   const host = fakeHost({ "exit3.bin": program });
-  const m = createMachine(config({ machine: "spike", bios: "exit3.bin" }), host);
+  const m = await createMachine(config({ machine: "spike", bios: "exit3.bin" }), host);
   assert.equal(await runWithTimeout(m), 3);
 });
 

@@ -205,24 +205,24 @@ test("images that do not fit in RAM are UserErrors naming the file", () => {
   );
 });
 
-test("the default firmware missing tells how to install it", () => {
+test("the default firmware missing tells how to install it", async () => {
   const host = fakeHost({});
-  assert.throws(() => createMachine(config({}), host), userError(/apt-get install opensbi/));
+  await assert.rejects(createMachine(config({}), host), userError(/apt-get install opensbi/));
 });
 
-test("-initrd and -append need -kernel; -dtb must be a device tree; -m must be sane", () => {
+test("-initrd and -append need -kernel; -dtb must be a device tree; -m must be sane", async () => {
   const host = fakeHost({ "i.cpio": new Uint8Array(4), "bad.dtb": new Uint8Array(64) });
-  assert.throws(() => createMachine(config({ bios: "none", initrd: "i.cpio" }), host), userError(/-initrd only allowed with -kernel/));
-  assert.throws(() => createMachine(config({ bios: "none", append: "x" }), host), userError(/-append only allowed with -kernel/));
-  assert.throws(() => createMachine(config({ bios: "none", dtb: "bad.dtb" }), host), userError(/^bad\.dtb: not a device tree blob/));
+  await assert.rejects(createMachine(config({ bios: "none", initrd: "i.cpio" }), host), userError(/-initrd only allowed with -kernel/));
+  await assert.rejects(createMachine(config({ bios: "none", append: "x" }), host), userError(/-append only allowed with -kernel/));
+  await assert.rejects(createMachine(config({ bios: "none", dtb: "bad.dtb" }), host), userError(/^bad\.dtb: not a device tree blob/));
   host.files.set("good.dtb", buildVirtDtb({ memBytes: 128 * MiB, harts: 1 }));
   host.files.set("k", new Uint8Array(4));
-  assert.throws(
-    () => createMachine(config({ bios: "none", kernel: "k", append: "quiet", dtb: "good.dtb" }), host),
+  await assert.rejects(
+    createMachine(config({ bios: "none", kernel: "k", append: "quiet", dtb: "good.dtb" }), host),
     userError(/^-dtb good\.dtb: cannot be combined with -append or -initrd/),
   );
-  assert.throws(() => createMachine(config({ bios: "none", memBytes: 1000 }), host), userError(/multiple of 64 KiB/));
-  assert.throws(() => createMachine(config({ bios: "none", kernel: "nope" }), host), userError(/^nope: No such file/));
+  await assert.rejects(createMachine(config({ bios: "none", memBytes: 1000 }), host), userError(/multiple of 64 KiB/));
+  await assert.rejects(createMachine(config({ bios: "none", kernel: "nope" }), host), userError(/^nope: No such file/));
 });
 
 test("an ELF kernel over the firmware is refused", () => {
@@ -252,7 +252,7 @@ test("an ELF kernel over the firmware is refused", () => {
 
 test("-machine dumpdtb writes the tree and exits 0; -dtb replaces it", async () => {
   const host = fakeHost({ "fw.bin": words(INSN.loop), Image: kernelImage(4096, 0) });
-  const m = createMachine(config({ bios: "fw.bin", kernel: "Image", append: "root=/dev/vda", dumpDtb: "out.dtb" }), host);
+  const m = await createMachine(config({ bios: "fw.bin", kernel: "Image", append: "root=/dev/vda", dumpDtb: "out.dtb" }), host);
   assert.equal(await m.run(), 0);
   const dumped = host.written.get("out.dtb")!;
   assert.deepEqual(strings(readDtb(dumped).get("/chosen")!.get("bootargs")!), ["root=/dev/vda"]);

@@ -67,9 +67,11 @@ async function main(argv: string[]): Promise<number> {
     trace?.close();
   };
 
-  // Loaded only now, so that --help and flag errors stay instant.
+  // Loaded only now, so that --help and flag errors stay instant. The interpreter's
+  // warm-up runs first: V8 optimizes it on another thread while the rest loads.
+  if (config.accel === "tcg") (await import("../target/riscv/warmup.js")).warmUpInterpreter(config.jit);
   const { createMachine } = await import("../machine/create.js");
-  const machine = allocating(config, () => createMachine(config, host));
+  const machine = await allocating(config, () => createMachine(config, host));
   // hostfwd=/listen= ports bind asynchronously; one in use is fatal before the guest runs.
   await host.ready();
   running = machine;
@@ -167,9 +169,9 @@ function checkFiles(config: MachineConfig, defaultGuest: boolean): void {
 }
 
 /** Guest RAM comes from one big allocation; its failure is the user's -m, not a bug. */
-function allocating<T>(config: MachineConfig, build: () => T): T {
+async function allocating<T>(config: MachineConfig, build: () => Promise<T>): Promise<T> {
   try {
-    return build();
+    return await build();
   } catch (err) {
     if (err instanceof RangeError && /allocat|memory/i.test(err.message)) {
       throw new UserError(`-m ${formatSize(config.memBytes)}: cannot allocate guest RAM (try a smaller -m)`);

@@ -2,7 +2,7 @@
 // host lends it. Boards implement Machine; src/cli and embedders implement MachineHost.
 import type { BlockBackend } from "../block/block-backend.js";
 import type { NetBackend } from "../net/net-backend.js";
-import type { DriveConfig, NetdevConfig } from "./config.js";
+import type { DriveConfig, MachineConfig, NetdevConfig } from "./config.js";
 
 /** Bad user input (a flag, a file): one line for the user, exit status 1. */
 export class UserError extends Error {
@@ -33,6 +33,12 @@ export interface MachineHost {
   openDrive?(drive: DriveConfig): BlockBackend;
   /** Creates a -netdev's backend (once per machine). Hosts without one refuse -netdev. */
   createNetBackend?(netdev: NetdevConfig): NetBackend;
+  /**
+   * Loads what openDrive and createNetBackend need for this configuration, before the
+   * board opens its drives and netdevs (NodeHost loads the block layer and the network
+   * stack only when they are used).
+   */
+  prepare?(config: MachineConfig): Promise<void>;
   /** A warning for the user (standard error): device errors a guest caused, and the like. */
   warn?(message: string): void;
 }
