@@ -37,6 +37,10 @@ async function main(argv: string[]): Promise<number> {
     return runImg(argv.slice(1), { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) });
   }
   setFlagsFromString(`--wasm-tiering-budget=${WASM_TIERING_BUDGET}`);
+  // Validate each translated function when it is first called (V8 compiles them lazily
+  // anyway): functions never called are never validated. WebAssembly.Module() took
+  // ~25% less time per boot (62-83 -> 52-60 ms for ~160 modules, 1.2 MB).
+  setFlagsFromString("--wasm-lazy-validation");
   const defaultGuest = argv.some((arg) => DEFAULT_GUEST_FLAGS.has(arg)) ? await loadDefaultGuest() : undefined;
   // -accel kvm alone picks the x86-64 microvm board where KVM can run one.
   const kvmHost = process.platform === "linux" && process.arch === "x64";
