@@ -724,9 +724,10 @@ export class RiscvCpu {
 
   /**
    * SFENCE.VMA with an address: drops that page's entries only. Linux fences one page after
-   * each page fault it fixes and each kernel mapping it changes (~6,500 times in a boot);
-   * a full flush each time cost ~1.3 M page walks per boot. An address inside a cached
-   * superpage flushes everything (its entries are spread over the TLB).
+   * each page fault it fixes and each kernel mapping it changes (~6,400 times in a boot);
+   * refilling the TLB after a full flush each time cost ~140 k page walks per boot. An
+   * address inside a cached superpage flushes everything (its entries are spread over
+   * the TLB).
    */
   private flushTlbPage(vlo: number, vhi: number): void {
     const vpn = vhi * 1048576 + (vlo >>> 12);
