@@ -63,7 +63,7 @@ function gen(n: (k: number) => number): number {
     case 4: case 5: return r(0x33, rd, n(8), rs(), rs(), [0, 0x20, 1][n(3)]!); // OP, M
     case 6: return r(0x3b, rd, n(8), rs(), rs(), [0, 0x20, 1][n(3)]!); // OP-32
     case 7: return ((n(1 << 20) << 12) | (rd << 7) | (n(2) ? 0x37 : 0x17)) >>> 0; // LUI, AUIPC
-    case 8: case 9: return i(0x03, rd, n(7), ptr(), n(4096) - 2048); // loads
+    case 8: case 9: return i(0x03, n(8) ? rd : 0, n(7), ptr(), n(4096) - 2048); // loads (a few into x0)
     case 10: case 11: return s(0x23, n(4), ptr(), rs(), n(4096) - 2048); // stores
     case 12: case 13: return b([0, 1, 4, 5, 6, 7][n(6)]!, rs(), rs(), near());
     case 14: return n(4) ? j(n(2) ? 0 : 1, near()) : i(0x67, n(2), 0, n(2) ? 1 : ptr(), n(64) * 4); // JAL, JALR

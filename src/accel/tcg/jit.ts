@@ -22,11 +22,13 @@
 // Chunks are translated at tier 1 first (quick to compile) and again at tier 2 (registers
 // in locals, for V8's optimizing compiler) once a tier-1 chunk has run `tierUp` blocks; see
 // src/accel/tcg/riscv-translate.ts.
-import { JC_ENTRIES, RAM_OFFSET, type GuestMemory } from "../../machine/guest-memory.js";
+import { JC_ENTRIES, RAM_OFFSET, STATE_RTLB, STATE_WTLB, type GuestMemory } from "../../machine/guest-memory.js";
 import { createDispatcher, JC_IDX_BITS, type Dispatch } from "./dispatcher.js";
-import { assemble, CodeWriter, Op } from "./wasm-emitter.js";
+import { loadFunction, MEMORY_FUNCTION_LOCALS, storeFunction } from "./memory-helpers.js";
+import { assemble, CodeWriter, Op, type ModuleSpec } from "./wasm-emitter.js";
 import {
-  CHUNK_MODULE_TYPES, HELPER_TYPES, T_CHUNK, pageFuncLocals, translatePage, type PageSource, type Tier,
+  CHUNK_MODULE_TYPES, H_LOAD, H_STORE, HELPER_TYPES, JS_HELPERS, T_CHUNK, pageFuncLocals, translatePage,
+  type PageSource, type Tier,
 } from "./riscv-translate.js";
 
 /** Translated chunks kept before the whole cache is flushed. */
@@ -161,33 +163,44 @@ export class Jit {
     this.helperTable = this.createHelperTable();
   }
 
-  /** Wasm thunks for the helpers: a module importing them from JavaScript once. */
+  /**
+   * The helper table: wasm thunks for the CPU's JavaScript helpers (a module importing
+   * them once), then the tier-1 loads and stores (memory-helpers.ts) in the same module.
+   */
   private createHelperTable(): WebAssembly.Table {
-    const names = ["ld", "st", "ex", "up", "fp"];
-    const funcs = HELPER_TYPES.map((type, i) => {
+    const funcs: ModuleSpec["funcs"] = JS_HELPERS.map((_, i) => {
+      const type = HELPER_TYPES[i]!;
       const w = new CodeWriter();
       for (let p = 0; p < CHUNK_MODULE_TYPES[type]!.params.length; p++) w.get(p);
       w.op(Op.call).u32(i); // the import
       return { type, locals: [], body: w };
     });
+    const sb = this.stateBase;
+    const ld = JS_HELPERS.indexOf("ld"), st = JS_HELPERS.indexOf("st");
+    for (let f3 = 0; f3 < 7; f3++) {
+      funcs.push({ type: HELPER_TYPES[H_LOAD + f3]!, locals: MEMORY_FUNCTION_LOCALS, body: loadFunction(f3, sb, STATE_RTLB, ld) });
+    }
+    for (let f3 = 0; f3 < 4; f3++) {
+      funcs.push({ type: HELPER_TYPES[H_STORE + f3]!, locals: MEMORY_FUNCTION_LOCALS, body: storeFunction(f3, sb, STATE_WTLB, st) });
+    }
     const bytes = assemble({
       types: CHUNK_MODULE_TYPES,
-      imports: HELPER_TYPES.map((type, i) => ({ name: names[i]!, type })),
+      imports: JS_HELPERS.map((name, i) => ({ name, type: HELPER_TYPES[i]! })),
       memoryPages: this.memoryPages,
       funcs,
-      exports: funcs.map((_, i) => ({ name: names[i]!, func: i })),
+      exports: funcs.map((_, i) => ({ name: `h${i}`, func: i })),
     });
     const h = this.helpers;
     const up = (id: number) => {
       const chunk = this.upTargets.get(id);
       if (chunk !== undefined) this.tierUp(chunk);
     };
-    const thunks = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
+    const exports = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
       m: { mem: this.mem.memory! },
       h: { ld: h.ld, st: h.st, ex: h.ex, up, fp: h.fp },
     }).exports;
-    const table = new WebAssembly.Table({ element: "anyfunc", initial: names.length });
-    names.forEach((name, i) => table.set(i, thunks[name] as Function));
+    const table = new WebAssembly.Table({ element: "anyfunc", initial: funcs.length });
+    funcs.forEach((_, i) => table.set(i, exports[`h${i}`] as Function));
     return table;
   }
 

@@ -18,12 +18,14 @@
 // is then translated again at tier 2, which caches the registers of a block in locals
 // (loaded at first use, written back before every exit and helper call, where the CPU's
 // JavaScript may read them) for V8's optimizing compiler to keep in host registers.
-// Loads and stores look up the software TLB inline (the same float64 arrays the
-// interpreter uses); a miss, MMIO or a page-crossing access calls a helper in the CPU,
-// which may trap (a JS exception unwinds through here) or ask us to stop at the block's
-// end. Before each helper call the pc and the retired count are stored, so traps are
-// precise. Instructions without an inline
-// translation (CSR, atomics, MULH*) run in the interpreter through the `ex` helper;
+// At tier 2, loads and stores look up the software TLB inline (the same float64 arrays
+// the interpreter uses); at tier 1 they call a function of the helper module that does the
+// same (src/accel/tcg/memory-helpers.ts: a quarter of the code, for V8 to compile). A
+// miss, MMIO or a page-crossing access calls a helper in the CPU, which may trap (a JS
+// exception unwinds through here) or ask us to stop at the block's end. Before each
+// helper call the pc and the retired count are stored, so traps are precise.
+// Instructions without an inline translation (CSR, atomics, MULH*) run in the
+// interpreter through the `ex` helper;
 // system instructions, FENCE.I and anything illegal end the block and are left to the
 // interpreter. FP loads and stores are inline, and the other FP instructions call the
 // `fp` helper (no spill: they cannot trap, and touch only registers and fflags; an x
@@ -32,9 +34,11 @@
 // they too go through `ex`.
 import { rvcExpand } from "../../target/riscv/rvc.js";
 import {
-  STATE_BUDGET, STATE_F, STATE_FPOK, STATE_ICOUNT, STATE_PC, STATE_RTLB, STATE_WTLB, STATE_X, TLB_BASES,
-  TLB_SIZE,
+  STATE_BUDGET, STATE_F, STATE_FPOK, STATE_ICOUNT, STATE_PC, STATE_RTLB, STATE_WTLB, STATE_X,
 } from "../../machine/guest-memory.js";
+import {
+  emitAddrHalves, emitHostOffset, emitTlbProbe, LOAD_OPS, LOAD_TYPE, STORE_OPS, STORE_TYPE,
+} from "./memory-helpers.js";
 import { CodeWriter, Op, ValType } from "./wasm-emitter.js";
 
 /** Most instructions in one block: bounds the time between budget checks. */
@@ -74,6 +78,10 @@ export const H_ST = 1; // (f3, rs2, lo, hi) -> stop?
 export const H_EX = 2; // () -> stop?   runs the instruction at STATE_PC in the interpreter
 export const H_UP = 3; // (chunk id) -> ()   tier 1: this chunk ran its count of blocks
 export const H_FP = 4; // (inst) -> ()   an FP instruction that cannot trap
+/** The CPU's JavaScript helpers above; the rest of the table is wasm (memory-helpers.ts). */
+export const JS_HELPERS = ["ld", "st", "ex", "up", "fp"];
+export const H_LOAD = 5; // + funct3 (0..6): tier-1 loads, LOAD_TYPE
+export const H_STORE = 12; // + funct3 (0..3): tier-1 stores, STORE_TYPE
 
 /** The function types of a chunk module: HELPER_TYPES for the helpers, T_CHUNK for the chunks. */
 export const CHUNK_MODULE_TYPES = [
@@ -81,10 +89,12 @@ export const CHUNK_MODULE_TYPES = [
   { params: [], results: [ValType.i32] },
   { params: [ValType.i32], results: [ValType.i32] },
   { params: [ValType.i32], results: [] },
+  LOAD_TYPE,
+  STORE_TYPE,
 ];
 export const T_CHUNK = 2;
 /** The type of each helper, by slot. */
-export const HELPER_TYPES = [0, 0, 1, 3, 3];
+export const HELPER_TYPES = [0, 0, 1, 3, 3, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5];
 
 /** What the translator reads: one guest page of code and where to find its state. */
 export interface PageSource {
@@ -657,28 +667,31 @@ class PageTranslator {
    * hit on a RAM page with the access inside the page; L_T then holds the tag's address.
    */
   private emitTlbProbe(rs1: number, imm: number, size: number, tlbState: number): void {
-    const w = this.w;
+    this.emitAddress(rs1, imm);
+    emitTlbProbe(this.w, this.sb + tlbState, size, L_A, L_V, L_T);
+  }
+
+  /** Pushes x[rs1] + imm. */
+  private emitAddress(rs1: number, imm: number): void {
     this.reg(rs1);
-    if (imm !== 0) w.i64(BigInt(imm)).op(Op.i64_add);
-    w.tee(L_A).i64(12n).op(Op.i64_shr_s).tee(L_V);
-    w.op(Op.i32_wrap_i64).i32(TLB_SIZE - 1).op(Op.i32_and).i32(3).op(Op.i32_shl);
-    w.i32(this.sb + tlbState).mem(Op.i32_load, 0, 2).op(Op.i32_add).tee(L_T);
-    w.mem(Op.f64_load, 0, 3).get(L_V).op(Op.f64_convert_i64_s).op(Op.f64_eq);
-    w.get(L_A).op(Op.i32_wrap_i64).i32(0xfff).op(Op.i32_and).i32(0x1000 - size).op(Op.i32_le_u);
-    w.op(Op.i32_and);
+    if (imm !== 0) this.w.i64(BigInt(imm)).op(Op.i64_add);
   }
 
   /** Pushes the host offset of the access (after a hit). */
   private emitHostOffset(): void {
-    const w = this.w;
-    w.get(L_T).mem(Op.f64_load, TLB_BASES, 3).op(Op.i32_trunc_f64_u);
-    w.get(L_A).op(Op.i32_wrap_i64).i32(0xfff).op(Op.i32_and).op(Op.i32_add);
+    emitHostOffset(this.w, L_A, L_T);
   }
 
-  private emitAddrHalves(): void {
+  /**
+   * Tier 1: the access is a call to the helper module's function for it (see
+   * memory-helpers.ts), which gets the pc and retired count to store on a miss.
+   */
+  private emitCallAccess(ins: Insn, k: number, slot: number): void {
     const w = this.w;
-    w.get(L_A).op(Op.i32_wrap_i64);
-    w.get(L_A).i64(32n).op(Op.i64_shr_u).op(Op.i32_wrap_i64);
+    w.i64(BigInt(ins.pc)).get(L_IC);
+    if (k !== 0) w.i32(k).op(Op.i32_add);
+    this.callHelper(slot);
+    this.stopAtBlockEnd();
   }
 
   private emitLoad(ins: Insn, k: number): void {
@@ -687,25 +700,27 @@ class PageTranslator {
     const rd = (inst >>> 7) & 31, rs1 = (inst >>> 15) & 31;
     const f3 = (inst >>> 12) & 7;
     const size = 1 << (f3 & 3);
+    if (!this.cacheRegs) {
+      this.emitAddress(rs1, inst >> 20);
+      w.i32(rd);
+      this.emitCallAccess(ins, k, H_LOAD + f3);
+      return;
+    }
     this.emitTlbProbe(rs1, inst >> 20, size, STATE_RTLB);
     w.blockOf(Op.if);
-    if (rd !== 0 && this.cacheRegs) {
+    if (rd !== 0) {
       this.emitHostOffset();
       w.mem(LOAD_OPS[f3]!, 0, 0).set(L_X + rd);
-    } else if (rd !== 0) {
-      w.i32(this.regAddr(rd));
-      this.emitHostOffset();
-      w.mem(LOAD_OPS[f3]!, 0, 0).mem(Op.i64_store, 0, 3);
     }
     w.op(Op.else);
     this.spill(ins.pc, k);
     w.i32(f3).i32(rd);
-    this.emitAddrHalves();
+    emitAddrHalves(w, L_A);
     this.callHelper(H_LD);
     this.stopAtBlockEnd();
     this.reload(rd);
     w.op(Op.end);
-    if (rd !== 0 && this.cacheRegs) {
+    if (rd !== 0) {
       this.loaded.add(rd);
       this.dirty.add(rd);
     }
@@ -772,6 +787,13 @@ class PageTranslator {
     const rs1 = (inst >>> 15) & 31, rs2 = (inst >>> 20) & 31;
     const f3 = (inst >>> 12) & 7;
     const imm = ((inst >> 25) << 5) | ((inst >>> 7) & 31);
+    if (!this.cacheRegs) {
+      this.emitAddress(rs1, imm);
+      this.reg(rs2);
+      w.i32(rs2);
+      this.emitCallAccess(ins, k, H_STORE + f3);
+      return;
+    }
     this.preload(rs2);
     this.emitTlbProbe(rs1, imm, 1 << f3, STATE_WTLB);
     w.blockOf(Op.if);
@@ -781,15 +803,9 @@ class PageTranslator {
     w.op(Op.else);
     this.spill(ins.pc, k);
     w.i32(f3).i32(rs2);
-    this.emitAddrHalves();
+    emitAddrHalves(w, L_A);
     this.callHelper(H_ST);
     this.stopAtBlockEnd();
     w.op(Op.end);
   }
 }
-
-const LOAD_OPS = [
-  Op.i64_load8_s, Op.i64_load16_s, Op.i64_load32_s, Op.i64_load,
-  Op.i64_load8_u, Op.i64_load16_u, Op.i64_load32_u,
-];
-const STORE_OPS = [Op.i64_store8, Op.i64_store16, Op.i64_store32, Op.i64_store];
