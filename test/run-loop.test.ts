@@ -5,6 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { BoardMachine } from "../src/machine/board-machine.js";
 import { createMachine } from "../src/machine/create.js";
+import { type GuestMemory, RAM_OFFSET } from "../src/machine/guest-memory.js";
 import { buildVirt } from "../src/machine/riscv-virt.js";
 import { config, fakeHost, INSN, words } from "./board-helpers.js";
 import { buildFixture, noGcc } from "./riscv-toolchain.js";
@@ -77,6 +78,26 @@ test("a guest reset rebuilds the board from the same files", async () => {
   assert.equal(await done, 0);
   // Instructions of discarded incarnations still count.
   assert.ok(m.instructionsRetired() >= 2 * 5);
+});
+
+test("a guest reset keeps RAM, as QEMU's does (only what the loaders write changes)", async () => {
+  const host = fakeHost({ "reset.bin": resetProgram });
+  const cfg = config({ bios: "none", kernel: "reset.bin" });
+  const seen: number[] = [];
+  let builds = 0;
+  const m = new BoardMachine(cfg, host, (ctx) => {
+    let mem: GuestMemory | undefined;
+    const board = buildVirt({ ...ctx, memory: (base) => (mem = ctx.memory(base)) });
+    const last = mem!.ram.length - 8;
+    seen.push(mem!.view.getUint32(RAM_OFFSET + last, true));
+    mem!.view.setUint32(RAM_OFFSET + last, 0xc0ffee00 + ++builds, true);
+    return board;
+  });
+  const done = m.run();
+  await until(() => builds >= 3, 5000);
+  m.stop(0);
+  assert.equal(await done, 0);
+  assert.deepEqual(seen.slice(0, 3), [0, 0xc0ffee01, 0xc0ffee02]);
 });
 
 test("sifive_test pass (0x5555) ends the run with status 0", async () => {

@@ -72,7 +72,9 @@ export class BoardMachine implements Machine {
     const files = readBootFiles(config, host);
     let mem: GuestMemory | undefined;
     const memory = (ramBase: number) => {
-      if (mem?.ramBase === ramBase) mem.u8.fill(0);
+      // A reset keeps RAM as it was, as QEMU's does (Linux's ramoops relies on it, and
+      // zeroing made all of a guest's RAM resident at its first reboot).
+      if (mem?.ramBase === ramBase) mem.clearHartState();
       else mem = new GuestMemory(ramBase, config.memBytes);
       return mem;
     };

@@ -70,6 +70,11 @@ export class GuestMemory {
     this.ram = new Uint8Array(this.buffer, external ? 0 : RAM_OFFSET, ramSize);
   }
 
+  /** Zeroes what precedes RAM in the Memory (register files, TLBs, jump caches); RAM stays. */
+  clearHartState(): void {
+    if (this.memory !== undefined) this.u8.fill(0, 0, RAM_OFFSET);
+  }
+
   /** Guest RAM in host memory the caller mapped (KVM): GPA ramBase is byte 0 of `buffer`. */
   static external(buffer: ArrayBuffer, ramBase: number, ramSize: number): GuestMemory {
     return new GuestMemory(ramBase, ramSize, buffer);
