@@ -386,7 +386,7 @@ class PageTranslator {
     this.writeBack();
     const idx = this.entries.get(target);
     if (idx !== undefined) w.i32(idx).set(L_IDX).get(L_BUDGET).i32(0).op(Op.i32_gt_s).op(Op.br_if).u32(this.depth);
-    w.i64(BigInt(target)).set(L_A).op(Op.br).u32(this.depth + 1);
+    w.i64(target).set(L_A).op(Op.br).u32(this.depth + 1);
   }
 
   private retire(k: number): void {
@@ -411,7 +411,7 @@ class PageTranslator {
       }
       case 0x67: { // JALR: the target is computed before rd is written (rd may be rs1)
         this.reg(rs1);
-        w.i64(BigInt(inst >> 20)).op(Op.i64_add).i64(-2n).op(Op.i64_and).set(L_A);
+        w.i64(inst >> 20).op(Op.i64_add).i64(-2n).op(Op.i64_and).set(L_A);
         this.setConst(rd, next);
         this.retire(k);
         this.writeBack();
@@ -441,7 +441,7 @@ class PageTranslator {
   private spill(pc: number, k: number): void {
     const w = this.w;
     this.writeBack();
-    w.i32(this.sb + STATE_PC).i64(BigInt(pc)).mem(Op.i64_store, 0, 3);
+    w.i32(this.sb + STATE_PC).i64(pc).mem(Op.i64_store, 0, 3);
     w.i32(this.sb + STATE_ICOUNT).get(L_IC).i32(k).op(Op.i32_add).mem(Op.i32_store, 0, 2);
   }
 
@@ -520,10 +520,10 @@ class PageTranslator {
   private setConst(rd: number, v: number): void {
     if (rd === 0) return;
     if (!this.cacheRegs) {
-      this.w.i32(this.regAddr(rd)).i64(BigInt(v)).mem(Op.i64_store, 0, 3);
+      this.w.i32(this.regAddr(rd)).i64(v).mem(Op.i64_store, 0, 3);
       return;
     }
-    this.w.i64(BigInt(v));
+    this.w.i64(v);
     this.setReg(rd);
   }
 
@@ -560,16 +560,16 @@ class PageTranslator {
     switch (inst & 0x7f) {
       case 0x13: {
         this.reg(rs1);
-        const sh = BigInt(imm & 63);
+        const sh = imm & 63;
         switch (f3) {
-          case 0: w.i64(BigInt(imm)).op(Op.i64_add); return;
+          case 0: w.i64(imm).op(Op.i64_add); return;
           case 1: w.i64(sh).op(Op.i64_shl); return;
-          case 2: w.i64(BigInt(imm)).op(Op.i64_lt_s).op(Op.i64_extend_i32_u); return;
-          case 3: w.i64(BigInt(imm)).op(Op.i64_lt_u).op(Op.i64_extend_i32_u); return;
-          case 4: w.i64(BigInt(imm)).op(Op.i64_xor); return;
+          case 2: w.i64(imm).op(Op.i64_lt_s).op(Op.i64_extend_i32_u); return;
+          case 3: w.i64(imm).op(Op.i64_lt_u).op(Op.i64_extend_i32_u); return;
+          case 4: w.i64(imm).op(Op.i64_xor); return;
           case 5: w.i64(sh).op((inst >>> 26) === 0 ? Op.i64_shr_u : Op.i64_shr_s); return;
-          case 6: w.i64(BigInt(imm)).op(Op.i64_or); return;
-          default: w.i64(BigInt(imm)).op(Op.i64_and); return;
+          case 6: w.i64(imm).op(Op.i64_or); return;
+          default: w.i64(imm).op(Op.i64_and); return;
         }
       }
       case 0x1b: {
@@ -674,7 +674,7 @@ class PageTranslator {
   /** Pushes x[rs1] + imm. */
   private emitAddress(rs1: number, imm: number): void {
     this.reg(rs1);
-    if (imm !== 0) this.w.i64(BigInt(imm)).op(Op.i64_add);
+    if (imm !== 0) this.w.i64(imm).op(Op.i64_add);
   }
 
   /** Pushes the host offset of the access (after a hit). */
@@ -688,7 +688,7 @@ class PageTranslator {
    */
   private emitCallAccess(ins: Insn, k: number, slot: number): void {
     const w = this.w;
-    w.i64(BigInt(ins.pc)).get(L_IC);
+    w.i64(ins.pc).get(L_IC);
     if (k !== 0) w.i32(k).op(Op.i32_add);
     this.callHelper(slot);
     this.stopAtBlockEnd();

@@ -87,8 +87,22 @@ export class CodeWriter {
     this.bytes.uleb(v);
     return this;
   }
-  /** Signed LEB128 of an i64 constant. */
-  s64(v: bigint): this {
+  /**
+   * Signed LEB128 of an i64 constant: a bigint, or a number that is a safe integer (the
+   * translator's pcs and immediates; a bigint costs an allocation per operation).
+   */
+  s64(v: bigint | number): this {
+    if (typeof v === "number") {
+      if (v === (v | 0)) return this.s32(v);
+      let x = v;
+      for (;;) {
+        const b = x & 127; // x mod 128 (ToInt32 keeps the low bits of a safe integer)
+        x = Math.floor(x / 128);
+        const done = (x === 0 && (b & 0x40) === 0) || (x === -1 && (b & 0x40) !== 0);
+        this.bytes.push(done ? b : b | 0x80);
+        if (done) return this;
+      }
+    }
     if (v >= -0x8000_0000n && v <= 0x7fff_ffffn) return this.s32(Number(v));
     let x = v;
     for (;;) {
@@ -106,7 +120,7 @@ export class CodeWriter {
   i32(v: number): this {
     return this.op(Op.i32_const).s32(v);
   }
-  i64(v: bigint): this {
+  i64(v: bigint | number): this {
     return this.op(Op.i64_const).s64(v);
   }
   get(local: number): this {
