@@ -1,7 +1,7 @@
 // What the command line (or an embedding program) asks a machine to be.
 // The CLI parses flags into this; boards read it. No Node imports here.
 
-import { DEFAULT_TIER_UP } from "../accel/tcg/jit.js";
+import { DEFAULT_THRESHOLD, DEFAULT_TIER_UP } from "../accel/tcg/jit.js";
 
 export type MachineType = "virt" | "spike" | "microvm";
 
@@ -100,7 +100,7 @@ export const DEFAULT_CONFIG: MachineConfig = {
   serial: "mon:stdio",
   accel: "tcg",
   jit: true,
-  jitThreshold: 2000,
+  jitThreshold: DEFAULT_THRESHOLD,
   jitTierUp: DEFAULT_TIER_UP,
   acpi: true,
   drives: [],

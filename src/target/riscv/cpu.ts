@@ -8,7 +8,7 @@ import {
   TLB_BASES, TLB_ENTRIES, TLB_SIZE,
   type GuestMemory,
 } from "../../machine/guest-memory.js";
-import { DEFAULT_TIER_UP, Jit, LONG_BLOCK } from "../../accel/tcg/jit.js";
+import { DEFAULT_THRESHOLD, DEFAULT_TIER_UP, Jit, LONG_BLOCK } from "../../accel/tcg/jit.js";
 import { div32, divs, divu, mul64, mulh, mulw } from "./alu64.js";
 import {
   CSR, EXC_BREAKPOINT, EXC_ECALL_M, EXC_ECALL_S, EXC_ECALL_U, EXC_ILLEGAL, EXC_INST_ACCESS,
@@ -39,7 +39,7 @@ export interface CpuOptions {
   mtime: () => number;
   /** Translate hot code to WebAssembly (-accel tcg,jit=on, the default). Off while tracing in_asm. */
   jit?: boolean;
-  /** Interpreted starts of a block before it is translated (default 2000). */
+  /** Interpreted starts of a block before it is translated (default DEFAULT_THRESHOLD). */
   jitThreshold?: number;
   /** Blocks a tier-1 translated page runs before it is translated at tier 2 (default DEFAULT_TIER_UP). */
   jitTierUp?: number;
@@ -190,7 +190,7 @@ export class RiscvCpu {
     this.tlbTag = new Float64Array(mem.buffer, this.tlbOffset, TLB_ENTRIES).fill(NaN);
     this.tlbBase = new Float64Array(mem.buffer, this.tlbOffset + TLB_BASES, TLB_ENTRIES);
     // Instruction traces show every instruction: only the interpreter can.
-    this.jitThreshold = opts.jitThreshold ?? 2000;
+    this.jitThreshold = opts.jitThreshold ?? DEFAULT_THRESHOLD;
     this.jitTierUp = opts.jitTierUp ?? DEFAULT_TIER_UP;
     this.jit = opts.jit && !this.traceInsn && mem.memory ? this.createJit(mem, opts.hartId) : undefined;
     this.updateDataPriv();
