@@ -56,50 +56,61 @@ export const STORE_TYPE = {
  * what the CPU's `ld` helper (function `ldFunc`) returns.
  */
 export function loadFunction(f3: number, sb: number, rtlbState: number, ldFunc: number): CodeWriter {
-  const A = 0, RD = 1, PC = 2, IC = 3, T = 4, V = 5;
-  const w = new CodeWriter();
-  w.get(A);
-  emitTlbProbe(w, sb + rtlbState, 1 << (f3 & 3), A, V, T);
-  w.blockOf(Op.if, ValType.i32);
-  w.get(RD).blockOf(Op.if); // a load into x0 only has to be allowed
-  w.get(RD).i32(3).op(Op.i32_shl);
-  emitHostOffset(w, A, T);
-  w.mem(LOAD_OPS[f3]!, 0, 0).mem(Op.i64_store, sb + STATE_X, 3);
-  w.op(Op.end);
-  w.i32(0);
-  w.op(Op.else);
-  emitSpill(w, sb, PC, IC);
-  w.i32(f3).get(RD);
-  emitAddrHalves(w, A);
-  w.op(Op.call).u32(ldFunc);
-  w.op(Op.end);
-  return w;
+  const RD = 1;
+  const access = { f3, size: 1 << (f3 & 3), tlbStateAddr: sb + rtlbState, sb, reg: RD, pc: 2, ic: 3, helper: ldFunc };
+  return accessFunction(access, (w, a, t) => {
+    w.get(RD).blockOf(Op.if); // a load into x0 only has to be allowed
+    w.get(RD).i32(3).op(Op.i32_shl);
+    emitHostOffset(w, a, t);
+    w.mem(LOAD_OPS[f3]!, 0, 0).mem(Op.i64_store, sb + STATE_X, 3);
+    w.op(Op.end);
+  });
 }
 
 /** The body of the tier-1 store with funct3 `f3`; a miss calls the CPU's `st` helper (function `stFunc`). */
 export function storeFunction(f3: number, sb: number, wtlbState: number, stFunc: number): CodeWriter {
-  const A = 0, VAL = 1, RS2 = 2, PC = 3, IC = 4, T = 5, V = 6;
+  const access = { f3, size: 1 << f3, tlbStateAddr: sb + wtlbState, sb, reg: 2, pc: 3, ic: 4, helper: stFunc };
+  return accessFunction(access, (w, a, t) => {
+    emitHostOffset(w, a, t);
+    w.get(1).mem(STORE_OPS[f3]!, 0, 0); // parameter 1: the value
+  });
+}
+
+/** Where an access function finds its inputs: parameter 0 is the address, and its locals follow the parameters. */
+interface Access {
+  f3: number;
+  size: number;
+  tlbStateAddr: number;
+  sb: number;
+  /** Parameters: the register number for the helper, the pc and the retired count. */
+  reg: number;
+  pc: number;
+  ic: number;
+  /** The CPU's slow path: (f3, register, address low, address high) -> stop?. */
+  helper: number;
+}
+
+/**
+ * Probe; on a hit `hit` does the access (given the address and tag locals) and the function
+ * returns 0, on a miss the helper's answer.
+ */
+function accessFunction(x: Access, hit: (w: CodeWriter, a: number, t: number) => void): CodeWriter {
+  const A = 0, T = x.ic + 1, V = x.ic + 2; // MEMORY_FUNCTION_LOCALS: an i32, then an i64
   const w = new CodeWriter();
   w.get(A);
-  emitTlbProbe(w, sb + wtlbState, 1 << f3, A, V, T);
+  emitTlbProbe(w, x.tlbStateAddr, x.size, A, V, T);
   w.blockOf(Op.if, ValType.i32);
-  emitHostOffset(w, A, T);
-  w.get(VAL).mem(STORE_OPS[f3]!, 0, 0);
+  hit(w, A, T);
   w.i32(0);
   w.op(Op.else);
-  emitSpill(w, sb, PC, IC);
-  w.i32(f3).get(RS2);
+  w.i32(x.sb + STATE_PC).get(x.pc).mem(Op.i64_store, 0, 3);
+  w.i32(x.sb + STATE_ICOUNT).get(x.ic).mem(Op.i32_store, 0, 2);
+  w.i32(x.f3).get(x.reg);
   emitAddrHalves(w, A);
-  w.op(Op.call).u32(stFunc);
+  w.op(Op.call).u32(x.helper);
   w.op(Op.end);
   return w;
 }
 
 /** The locals of loadFunction's and storeFunction's bodies (after their parameters). */
 export const MEMORY_FUNCTION_LOCALS = [{ count: 1, type: ValType.i32 }, { count: 1, type: ValType.i64 }];
-
-/** Stores the pc and the retired count from locals, as translated code does before a helper call. */
-function emitSpill(w: CodeWriter, sb: number, pc: number, ic: number): void {
-  w.i32(sb + STATE_PC).get(pc).mem(Op.i64_store, 0, 3);
-  w.i32(sb + STATE_ICOUNT).get(ic).mem(Op.i32_store, 0, 2);
-}
