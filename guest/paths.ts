@@ -113,7 +113,8 @@ export function targetDir(name: string): string {
   const key = targetKey(name);
   if (!isBuilt(name, key)) {
     throw new GuestNotBuiltError(
-      `tsvisor: the guest ${name} is not built (or its recipe changed; looked for ${outputDir(name, key)}): run \`npm run guest\``,
+      `tsvisor: the guest ${name} is not built (or its recipe changed; looked for ${outputDir(name, key)}): ` +
+        `run \`npm run guest -- ${name}\``,
     );
   }
   return outputDir(name, key);

@@ -7,6 +7,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { packageVersions } from "../guest/cache.js";
+import { GuestNotBuiltError, targetDir } from "../guest/paths.js";
 
 const hasDpkg = fs.existsSync("/var/lib/dpkg/status");
 
@@ -51,5 +52,14 @@ test("package versions: an unreadable or corrupt cache file only costs the query
   withCache((dir) => {
     fs.writeFileSync(path.join(dir, "package-versions.json"), "{not json");
     assert.match(packageVersions(["dpkg"]).dpkg!, /^\d/);
+  });
+});
+
+test("a guest that is not built is named with the command that builds it", { skip: !hasDpkg && "no dpkg here" }, () => {
+  withCache(() => {
+    // An empty cache: x86-kernel is not in `npm run guest`'s default set, so the command
+    // must name it.
+    assert.throws(() => targetDir("x86-kernel"), (err: Error) =>
+      err instanceof GuestNotBuiltError && err.message.includes("`npm run guest -- x86-kernel`"));
   });
 });
