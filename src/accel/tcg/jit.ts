@@ -24,10 +24,10 @@
 // src/accel/tcg/riscv-translate.ts.
 import { JC_ENTRIES, RAM_OFFSET, STATE_RTLB, STATE_WTLB, type GuestMemory } from "../../machine/guest-memory.js";
 import { createDispatcher, JC_IDX_BITS, type Dispatch } from "./dispatcher.js";
-import { loadFunction, MEMORY_FUNCTION_LOCALS, storeFunction } from "./memory-helpers.js";
+import { LOAD_OPS, loadFunction, MEMORY_FUNCTION_LOCALS, STORE_OPS, storeFunction } from "./memory-helpers.js";
 import { assemble, CodeWriter, Op, type ModuleSpec } from "./wasm-emitter.js";
 import {
-  CHUNK_MODULE_TYPES, H_LOAD, H_STORE, HELPER_TYPES, JS_HELPERS, T_CHUNK, pageFuncLocals, translatePage,
+  CHUNK_MODULE_TYPES, H_LD, H_LOAD, H_ST, H_STORE, HELPER_TYPES, JS_HELPERS, T_CHUNK, pageFuncLocals, translatePage,
   type PageSource, type Tier,
 } from "./riscv-translate.js";
 
@@ -183,12 +183,11 @@ export class Jit {
       return { type, locals: [], body: w };
     });
     const sb = this.stateBase;
-    const ld = JS_HELPERS.indexOf("ld"), st = JS_HELPERS.indexOf("st");
-    for (let f3 = 0; f3 < 7; f3++) {
-      funcs.push({ type: HELPER_TYPES[H_LOAD + f3]!, locals: MEMORY_FUNCTION_LOCALS, body: loadFunction(f3, sb, STATE_RTLB, ld) });
+    for (let f3 = 0; f3 < LOAD_OPS.length; f3++) {
+      funcs.push({ type: HELPER_TYPES[H_LOAD + f3]!, locals: MEMORY_FUNCTION_LOCALS, body: loadFunction(f3, sb, STATE_RTLB, H_LD) });
     }
-    for (let f3 = 0; f3 < 4; f3++) {
-      funcs.push({ type: HELPER_TYPES[H_STORE + f3]!, locals: MEMORY_FUNCTION_LOCALS, body: storeFunction(f3, sb, STATE_WTLB, st) });
+    for (let f3 = 0; f3 < STORE_OPS.length; f3++) {
+      funcs.push({ type: HELPER_TYPES[H_STORE + f3]!, locals: MEMORY_FUNCTION_LOCALS, body: storeFunction(f3, sb, STATE_WTLB, H_ST) });
     }
     const bytes = assemble({
       types: CHUNK_MODULE_TYPES,

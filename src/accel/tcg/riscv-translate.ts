@@ -94,7 +94,7 @@ export const CHUNK_MODULE_TYPES = [
 ];
 export const T_CHUNK = 2;
 /** The type of each helper, by slot. */
-export const HELPER_TYPES = [0, 0, 1, 3, 3, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5];
+export const HELPER_TYPES = [0, 0, 1, 3, 3, ...LOAD_OPS.map(() => 4), ...STORE_OPS.map(() => 5)];
 
 /** What the translator reads: one guest page of code and where to find its state. */
 export interface PageSource {
