@@ -17,7 +17,8 @@
 // translated page through the TLB: translating a page removes its write-TLB entries, and
 // the next store's page walk (CPU.translate) calls invalidatePage(). Device DMA does the
 // same through GuestMemory.onHostWrite. The cache is bounded: past MAX_CHUNKS translated
-// chunks it is flushed whole, as QEMU flushes its code buffer when full.
+// chunks, or MAX_MODULES modules, it is flushed whole, as QEMU flushes its code buffer
+// when full.
 //
 // Chunks are translated at tier 1 first (quick to compile) and again at tier 2 (registers
 // in locals, for V8's optimizing compiler) once a tier-1 chunk has run `tierUp` blocks; see
@@ -33,6 +34,14 @@ import {
 
 /** Translated chunks kept before the whole cache is flushed. */
 const MAX_CHUNKS = 4096;
+/**
+ * Modules compiled before the cache is flushed anyway. A chunk module imports the helper
+ * table, and V8 keeps every instance that imports a table alive as long as the table (it
+ * updates their copies on table.set): translations dropped since the helper table was
+ * made (replaced by tier 2, invalidated) are freed only with it, and flush() makes a new
+ * one. So this bounds what dropped translations hold; a boot compiles ~180 modules.
+ */
+export const MAX_MODULES = 512;
 /** Chunks translated per module at most. */
 const BATCH = 64;
 /** Pending chunks that start a compile at once; fewer wait up to MAX_WAIT slices. */
@@ -131,6 +140,8 @@ export class Jit {
   /** 1 where a RAM page (by physical page number) holds translated code. */
   readonly codePage: Uint8Array;
   private liveChunks = 0;
+  /** Modules compiled since the last flush (see MAX_MODULES). */
+  private modules = 0;
   /** Interpreted starts of hot blocks whose translation waits in `pending`. */
   private pendingRuns = 0;
   /** Slices the oldest pending chunk has waited. */
@@ -144,8 +155,8 @@ export class Jit {
   private readonly jc: Int32Array;
   /** Runs translated code from the pc in the hart's state (see dispatcher.ts). */
   readonly dispatch: Dispatch;
-  /** The helpers as wasm functions, in the slots riscv-translate.ts calls them by. */
-  private readonly helperTable: WebAssembly.Table;
+  /** The helpers as wasm functions, in the slots riscv-translate.ts calls them by; new at each flush. */
+  private helperTable: WebAssembly.Table;
   /** Tier-1 chunks by the id their code passes to `up`. */
   private readonly upTargets = new Map<number, Chunk>();
   private nextUpId = 0;
@@ -354,7 +365,7 @@ export class Jit {
         batch.push(job);
         if (batch.length === BATCH) break;
       }
-      if (this.liveChunks + batch.length > MAX_CHUNKS) this.flush();
+      if (this.liveChunks + batch.length > MAX_CHUNKS || this.modules >= MAX_MODULES) this.flush();
       else this.compileBatch(batch);
     }
     this.stats.compileMs += performance.now() - t0;
@@ -397,6 +408,7 @@ export class Jit {
       m: { mem: this.mem.memory!, tab: this.helperTable },
     });
     this.stats.modules++;
+    this.modules++;
     // Pages that just became code pages: stores there must now reach translate().
     const scrub = new Set<number>();
     done.forEach((d, i) => {
@@ -490,9 +502,11 @@ export class Jit {
     }
   }
 
-  /** Drops every translation (the cache is full). */
+  /** Drops every translation (the cache is full), and with them every module compiled so far. */
   flush(): void {
     for (const list of this.byPhys.values()) for (const chunk of list) this.release(chunk);
+    this.helperTable = this.createHelperTable(); // the old one holds all the old instances
+    this.modules = 0;
     this.jc.fill(0);
     this.entries.clear();
     this.byPhys.clear();
