@@ -453,8 +453,10 @@ class PageTranslator {
     const w = this.w;
     this.spill(ins.pc, k);
     this.callHelper(H_EX);
-    // The helper stored the pc to go on at; the counts are already right.
+    // The helper stored the pc to go on at; the interpreter counted the instruction as
+    // retired, and the slice's budget pays for it here (the block's count leaves it out).
     w.blockOf(Op.if).i32(1).op(Op.return).op(Op.end);
+    w.get(L_BUDGET).i32(1).op(Op.i32_sub).set(L_BUDGET);
     // It may have written x[rd] (CSR reads, atomics, FP compares and moves, MULH).
     this.loaded.delete((ins.inst >>> 7) & 31);
     this.dirty.delete((ins.inst >>> 7) & 31);
