@@ -22,8 +22,8 @@ function setup(): { jit: Jit; pageA: number; pageB: number } {
   const unused = () => {
     throw new Error("no translated code runs in this test");
   };
-  const jit = new Jit(mem, mem.hartState(0), mem.hartJumpCache(0), { hot: HOT, tierUp: 100_000 },
-    { ld: unused, st: unused, ex: unused, fp: unused }, () => {}, () => {});
+  const jit = new Jit(mem, 0, mem.hartState(0), mem.hartJumpCache(0), { hot: HOT, tierUp: 100_000 },
+    { helpers: { ld: unused, st: unused, ex: unused, fp: unused }, scrubWriteTlb: () => {}, onInvalidate: () => {} });
   return { jit, pageA, pageB };
 }
 
@@ -67,7 +67,7 @@ test("jit cache: a pending translation dropped by an invalidation of its page le
   for (let n = 0; n < HOT; n++) jit.find(PAGE_VA, pageA);
   jit.compilePending();
   for (let n = 0; n < HOT; n++) jit.find(PAGE_VA + 4, pageA);
-  jit.invalidatePage(pageA);
+  jit.dropPage(pageA);
   jit.compilePending();
   assert.equal(jit.stats.chunksTranslated, 1, "the dropped job was not compiled");
   assert.equal(jit.find(PAGE_VA, pageA), false, "the old translation is gone");

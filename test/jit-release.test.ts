@@ -63,8 +63,15 @@ function hart(tierUp: number): { cpu: RiscvCpu; mem: GuestMemory } {
   return { cpu, mem };
 }
 
-/** A host write into the code (as a loader or DMA does): drops the page's translations. */
-const touchCode = (mem: GuestMemory) => mem.writeBytes(RAM_BASE + 4, Uint8Array.of(0x13, 0x03, 0x23, 0x00));
+/**
+ * A host write that changes the code (as a loader or DMA may): drops the page's
+ * translations. The second instruction becomes addi x6, x6, 3, or back 2 (a write of the
+ * bytes already there keeps them).
+ */
+const touchCode = (mem: GuestMemory) => {
+  const imm = mem.u8[RAM_OFFSET + 6]! >> 4 === 2 ? 3 : 2;
+  mem.writeBytes(RAM_BASE + 4, Uint8Array.of(0x13, 0x03, 0x03 | (imm << 4), 0x00));
+};
 
 for (const [tier, tierUp] of [["tier 1", 1_000_000], ["tier 2", 1]] as const) {
   test(`jit (${tier}): translations dropped because their code changed are garbage after a flush`, async () => {

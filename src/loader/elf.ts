@@ -100,7 +100,7 @@ export function loadElf(mem: GuestMemory, image: ElfImage, file: string): void {
       );
     }
     mem.writeBytes(seg.paddr, seg.data);
-    mem.bytes(seg.paddr + seg.data.length, seg.memSize - seg.data.length).fill(0);
+    mem.bytesForWrite(seg.paddr + seg.data.length, seg.memSize - seg.data.length).fill(0);
   }
 }
 

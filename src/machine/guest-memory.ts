@@ -94,8 +94,8 @@ export class GuestMemory {
     if (!this.inRam(pa, data.length)) {
       throw new Error(`0x${pa.toString(16)}+0x${data.length.toString(16)} is outside guest RAM`);
     }
+    this.beforeHostWrite?.(pa, data.length, data);
     this.ram.set(data, pa - this.ramBase);
-    this.onHostWrite?.(pa, data.length);
   }
 
   /** A view of guest RAM (no copy). Throws outside RAM. */
@@ -124,15 +124,16 @@ export class GuestMemory {
   }
 
   /**
-   * Called after the host (device DMA, loaders) wrote guest RAM behind the CPU's back, so
-   * that translated code of those pages is dropped (src/accel/tcg sets it).
+   * Called before the host (device DMA, loaders) writes guest RAM behind the CPU's back,
+   * with the bytes when they are known, so that translated code of pages that change is
+   * dropped (src/accel/tcg/code-pages.ts sets it).
    */
-  onHostWrite: ((pa: number, len: number) => void) | undefined = undefined;
+  beforeHostWrite: ((pa: number, len: number, data?: Uint8Array) => void) | undefined = undefined;
 
-  /** A view of guest RAM that the caller will write into (DMA): like bytes(), and tells onHostWrite. */
+  /** A view of guest RAM that the caller will write into (DMA): like bytes(), and tells beforeHostWrite. */
   bytesForWrite(pa: number, len: number): Uint8Array {
     const b = this.bytes(pa, len);
-    this.onHostWrite?.(pa, len);
+    this.beforeHostWrite?.(pa, len);
     return b;
   }
 }

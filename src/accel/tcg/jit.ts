@@ -15,8 +15,10 @@
 // live in a WebAssembly.Table; the jump cache in the Memory maps a pc to its table slot
 // and block for the dispatcher (src/accel/tcg/dispatcher.ts). Guest stores cannot reach a
 // translated page through the TLB: translating a page removes its write-TLB entries, and
-// the next store's page walk (CPU.translate) calls invalidatePage(). Device DMA does the
-// same through GuestMemory.onHostWrite. The cache is bounded: past MAX_CHUNKS translated
+// the next store's page walk (CPU.translate) drops them, on every hart (code-pages.ts).
+// Device DMA and loaders do the same through GuestMemory.beforeHostWrite. A Jit outlives
+// guest resets (its hart's successor adopts it), with every translation whose page still
+// holds the same bytes. The cache is bounded: past MAX_CHUNKS translated
 // chunks, or MAX_MODULES modules, it is flushed whole, as QEMU flushes its code buffer
 // when full.
 //
@@ -24,6 +26,7 @@
 // in locals, for V8's optimizing compiler) once a tier-1 chunk has run `tierUp` blocks; see
 // src/accel/tcg/riscv-translate.ts.
 import { JC_ENTRIES, RAM_OFFSET, STATE_RTLB, STATE_WTLB, type GuestMemory } from "../../machine/guest-memory.js";
+import { CodePages, type CodeHolder } from "./code-pages.js";
 import { createDispatcher, JC_IDX_BITS, type Dispatch } from "./dispatcher.js";
 import { LOAD_OPS, loadFunction, MEMORY_FUNCTION_LOCALS, STORE_OPS, storeFunction } from "./memory-helpers.js";
 import { assemble, CodeWriter, Op, type ModuleSpec } from "./wasm-emitter.js";
@@ -83,6 +86,15 @@ export interface JitHelpers {
   fp(inst: number): void;
 }
 
+/** The hart's CPU, as its Jit sees it; the CPU that replaces it at a guest reset brings its own (adopt). */
+export interface JitCpu {
+  helpers: JitHelpers;
+  /** Removes the CPU's write-TLB entries that map these host page offsets. */
+  scrubWriteTlb(pageOffs: Set<number>): void;
+  /** Tells the CPU that running translated code may be stale now. */
+  onInvalidate(): void;
+}
+
 export interface JitThresholds {
   /** Interpreted block starts before a pc counts as hot. */
   hot: number;
@@ -129,7 +141,7 @@ export interface JitStats {
   compileMs: number;
 }
 
-export class Jit {
+export class Jit implements CodeHolder {
   private readonly counts = new Uint16Array(COUNTERS);
   /** Translations by the low word of their pc (see entryKey). */
   private readonly entries = new Map<number, Translation>();
@@ -137,8 +149,11 @@ export class Jit {
   private readonly byPhys = new Map<number, Chunk[]>();
   /** Chunks waiting for the next batch, by virtual page (new code) or by the chunk they replace. */
   private readonly pending = new Map<number | Chunk, Job>();
-  /** 1 where a RAM page (by physical page number) holds translated code. */
-  readonly codePage: Uint8Array;
+  /** Which harts have code from which RAM page (shared by all harts of the memory). */
+  private readonly pages: CodePages;
+  /** CodePages.harts, and this hart's bit in it. */
+  private readonly codeHarts: Uint8Array;
+  private readonly bit: number;
   private liveChunks = 0;
   /** Modules compiled since the last flush (see MAX_MODULES). */
   private modules = 0;
@@ -157,22 +172,24 @@ export class Jit {
   readonly dispatch: Dispatch;
   /** The helpers as wasm functions, in the slots riscv-translate.ts calls them by; new at each flush. */
   private helperTable: WebAssembly.Table;
+  /** The module of the helper thunks (see fillHelpers), compiled once. */
+  private helperModule: WebAssembly.Module | undefined;
   /** Tier-1 chunks by the id their code passes to `up`. */
   private readonly upTargets = new Map<number, Chunk>();
   private nextUpId = 0;
 
   constructor(
     private readonly mem: GuestMemory,
+    private readonly hart: number,
     private readonly stateBase: number,
     jumpCache: number,
     private readonly thresholds: JitThresholds,
-    private readonly helpers: JitHelpers,
-    /** Removes write-TLB entries that map these host page offsets. */
-    private readonly scrubWriteTlb: (pageOffs: Set<number>) => void,
-    /** Tells the CPU that running translated code may be stale now. */
-    private readonly onInvalidate: () => void,
+    private cpu: JitCpu,
   ) {
-    this.codePage = new Uint8Array(Math.ceil(mem.ramSize / 4096));
+    this.pages = CodePages.of(mem);
+    this.codeHarts = this.pages.harts;
+    this.bit = 1 << hart;
+    this.pages.register(hart, this); // a Jit it replaces leaves no marks
     this.u16 = new Uint16Array(mem.buffer);
     this.memoryPages = mem.buffer.byteLength / 65536;
     this.jc = new Int32Array(mem.buffer, jumpCache, JC_ENTRIES * 4).fill(0);
@@ -186,6 +203,27 @@ export class Jit {
    * them once), then the tier-1 loads and stores (memory-helpers.ts) in the same module.
    */
   private createHelperTable(): WebAssembly.Table {
+    const table = new WebAssembly.Table({ element: "anyfunc", initial: JS_HELPERS.length + LOAD_OPS.length + STORE_OPS.length });
+    this.fillHelpers(table);
+    return table;
+  }
+
+  /** Puts the helpers, calling the current CPU, into `table` (V8 updates every instance that imports it). */
+  private fillHelpers(table: WebAssembly.Table): void {
+    this.helperModule ??= new WebAssembly.Module(this.helperModuleBytes());
+    const h = this.cpu.helpers;
+    const up = (id: number) => {
+      const chunk = this.upTargets.get(id);
+      if (chunk !== undefined) this.tierUp(chunk);
+    };
+    const exports = new WebAssembly.Instance(this.helperModule, {
+      m: { mem: this.mem.memory! },
+      h: { ld: h.ld, st: h.st, ex: h.ex, up, fp: h.fp },
+    }).exports;
+    for (let i = 0; i < table.length; i++) table.set(i, exports[`h${i}`] as Function);
+  }
+
+  private helperModuleBytes(): Uint8Array<ArrayBuffer> {
     const funcs: ModuleSpec["funcs"] = JS_HELPERS.map((_, i) => {
       const type = HELPER_TYPES[i]!;
       const w = new CodeWriter();
@@ -200,25 +238,27 @@ export class Jit {
     for (let f3 = 0; f3 < STORE_OPS.length; f3++) {
       funcs.push({ type: HELPER_TYPES[H_STORE + f3]!, locals: MEMORY_FUNCTION_LOCALS, body: storeFunction(f3, sb, STATE_WTLB, H_ST) });
     }
-    const bytes = assemble({
+    return assemble({
       types: CHUNK_MODULE_TYPES,
       imports: JS_HELPERS.map((name, i) => ({ name, type: HELPER_TYPES[i]! })),
       memoryPages: this.memoryPages,
       funcs,
       exports: funcs.map((_, i) => ({ name: `h${i}`, func: i })),
     });
-    const h = this.helpers;
-    const up = (id: number) => {
-      const chunk = this.upTargets.get(id);
-      if (chunk !== undefined) this.tierUp(chunk);
-    };
-    const exports = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
-      m: { mem: this.mem.memory! },
-      h: { ld: h.ld, st: h.st, ex: h.ex, up, fp: h.fp },
-    }).exports;
-    const table = new WebAssembly.Table({ element: "anyfunc", initial: funcs.length });
-    funcs.forEach((_, i) => table.set(i, exports[`h${i}`] as Function));
-    return table;
+  }
+
+  /**
+   * Hands this Jit to the CPU that replaces its hart's at a guest reset (same memory, same
+   * hart), with its translations; false when `thresholds` differ from the Jit's. Statistics
+   * start again.
+   */
+  adopt(cpu: JitCpu, thresholds: JitThresholds): boolean {
+    if (thresholds.hot !== this.thresholds.hot || thresholds.tierUp !== this.thresholds.tierUp) return false;
+    this.cpu = cpu;
+    this.fillHelpers(this.helperTable);
+    this.jc.fill(0);
+    Object.assign(this.stats, { modules: 0, chunksTranslated: 0, instructionsTranslated: 0, invalidations: 0, flushes: 0, tierUps: 0, compileMs: 0 });
+    return true;
   }
 
   /**
@@ -274,7 +314,7 @@ export class Jit {
   }
 
   private lookup(pc: number, pageOff: number): boolean {
-    if (this.codePage[(pageOff - RAM_OFFSET) / 4096] !== 1) return false;
+    if ((this.codeHarts[(pageOff - RAM_OFFSET) / 4096]! & this.bit) === 0) return false;
     if (this.cached(pc, pageOff)) return true;
     const e = this.lookupEntry(pc, pageOff);
     if (e === undefined) return false;
@@ -409,13 +449,9 @@ export class Jit {
     });
     this.stats.modules++;
     this.modules++;
-    // Pages that just became code pages: stores there must now reach translate().
-    const scrub = new Set<number>();
-    done.forEach((d, i) => {
-      if (this.codePage[(d.job.pageOff - RAM_OFFSET) / 4096] !== 1) scrub.add(d.job.pageOff);
-      this.install(d.job, instance.exports[`p${i}`] as Function, d.entries);
-    });
-    if (scrub.size > 0) this.scrubWriteTlb(scrub);
+    done.forEach((d, i) => this.install(d.job, instance.exports[`p${i}`] as Function, d.entries));
+    // Stores to these pages, by any hart, must now reach translate().
+    this.pages.add(this.hart, done.map((d) => d.job.pageOff));
   }
 
   private install(job: Job, fn: Function, entries: Map<number, number>): void {
@@ -454,7 +490,6 @@ export class Jit {
       this.entries.set(entryKey(pc), t);
       this.cache(pc, t);
     }
-    this.codePage[(pageOff - RAM_OFFSET) / 4096] = 1;
     this.stats.chunksTranslated++;
   }
 
@@ -472,9 +507,9 @@ export class Jit {
   }
 
   /** Drops the translations of the RAM page at host offset `pageOff` (its code changed). */
-  invalidatePage(pageOff: number): void {
+  dropPage(pageOff: number): void {
     const list = this.byPhys.get(pageOff);
-    this.codePage[(pageOff - RAM_OFFSET) / 4096] = 0;
+    this.pages.remove(this.hart, pageOff);
     if (list === undefined) return;
     this.byPhys.delete(pageOff);
     for (const chunk of list) {
@@ -489,17 +524,12 @@ export class Jit {
       this.forget(job);
     }
     this.stats.invalidations++;
-    this.onInvalidate();
+    this.cpu.onInvalidate();
   }
 
-  /** The host wrote guest RAM [pa, pa+len) (DMA, loaders). */
-  hostWrote(pa: number, len: number): void {
-    if (len <= 0) return;
-    const first = Math.floor((pa - this.mem.ramBase) / 4096);
-    const last = Math.floor((pa + len - 1 - this.mem.ramBase) / 4096);
-    for (let p = first; p <= last; p++) {
-      if (this.codePage[p] === 1) this.invalidatePage(RAM_OFFSET + p * 4096);
-    }
+  /** Removes the CPU's write-TLB entries of these pages (CodePages asks, for a page any hart translated). */
+  scrubWriteTlb(pageOffs: Set<number>): void {
+    this.cpu.scrubWriteTlb(pageOffs);
   }
 
   /** Drops every translation (the cache is full), and with them every module compiled so far. */
@@ -512,10 +542,10 @@ export class Jit {
     this.byPhys.clear();
     this.pending.clear();
     this.counts.fill(0);
-    this.codePage.fill(0);
+    this.pages.forgetHart(this.hart);
     this.liveChunks = 0;
     this.stats.flushes++;
-    this.onInvalidate();
+    this.cpu.onInvalidate();
   }
 }
 

@@ -114,6 +114,7 @@ export class Htif {
     let result = -ENOSYS;
     if (num === SYS_WRITE) result = this.write(arg(1), arg(2), arg(3));
     else if (num === SYS_EXIT) return this.machine.powerOff(Number(BigInt.asIntN(32, arg(1))));
+    this.mem.beforeHostWrite?.(addr, 8);
     this.mem.view.setBigUint64(at, BigInt.asUintN(64, result), true);
     this.reply(request, 1n);
   }
@@ -135,11 +136,15 @@ export class Htif {
 /** Mailboxes at the ELF's `tohost`/`fromhost` symbols in guest RAM. */
 export function ramMailboxes(mem: GuestMemory, tohost: number, fromhost: number): HtifMailboxes {
   const off = (pa: number) => RAM_OFFSET + pa - mem.ramBase;
+  const put = (pa: number, v: bigint) => {
+    mem.beforeHostWrite?.(pa, 8); // what the host writes may be translated code
+    mem.view.setBigUint64(off(pa), v, true);
+  };
   return {
     readTohost: () => mem.view.getBigUint64(off(tohost), true),
-    writeTohost: (v) => mem.view.setBigUint64(off(tohost), v, true),
+    writeTohost: (v) => put(tohost, v),
     readFromhost: () => mem.view.getBigUint64(off(fromhost), true),
-    writeFromhost: (v) => mem.view.setBigUint64(off(fromhost), v, true),
+    writeFromhost: (v) => put(fromhost, v),
   };
 }
 

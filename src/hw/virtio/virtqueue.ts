@@ -231,10 +231,13 @@ export class Virtqueue {
   private u32(pa: number): number {
     return this.mem.view.getUint32(this.off(pa), true);
   }
+  // Guest RAM the host writes (the used ring) may hold translated code: tell its watcher.
   private setU16(pa: number, v: number): void {
+    this.mem.beforeHostWrite?.(pa, 2);
     this.mem.view.setUint16(this.off(pa), v, true);
   }
   private setU32(pa: number, v: number): void {
+    this.mem.beforeHostWrite?.(pa, 4);
     this.mem.view.setUint32(this.off(pa), v >>> 0, true);
   }
 }

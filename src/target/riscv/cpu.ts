@@ -8,7 +8,8 @@ import {
   TLB_BASES, TLB_ENTRIES, TLB_SIZE,
   type GuestMemory,
 } from "../../machine/guest-memory.js";
-import { DEFAULT_THRESHOLD, DEFAULT_TIER_UP, Jit, LONG_BLOCK } from "../../accel/tcg/jit.js";
+import { CodePages } from "../../accel/tcg/code-pages.js";
+import { DEFAULT_THRESHOLD, DEFAULT_TIER_UP, Jit, LONG_BLOCK, type JitCpu, type JitHelpers } from "../../accel/tcg/jit.js";
 import { div32, divs, divu, mul64, mulh, mulw } from "./alu64.js";
 import {
   CSR, EXC_BREAKPOINT, EXC_ECALL_M, EXC_ECALL_S, EXC_ECALL_U, EXC_ILLEGAL, EXC_INST_ACCESS,
@@ -140,6 +141,8 @@ export class RiscvCpu {
 
   // The translator (src/accel/tcg): undefined when off.
   readonly jit: Jit | undefined;
+  /** Which RAM pages hold some hart's translated code (undefined for external RAM). */
+  private readonly codePages: CodePages | undefined;
   private readonly jitThreshold: number;
   private readonly jitTierUp: number;
   /** Interpret one block only: stop after the first jump, branch or system instruction. */
@@ -192,7 +195,9 @@ export class RiscvCpu {
     // Instruction traces show every instruction: only the interpreter can.
     this.jitThreshold = opts.jitThreshold ?? DEFAULT_THRESHOLD;
     this.jitTierUp = opts.jitTierUp ?? DEFAULT_TIER_UP;
-    this.jit = opts.jit && !this.traceInsn && mem.memory ? this.createJit(mem, opts.hartId) : undefined;
+    // Every hart's stores must reach the translated code of every hart, even one without a Jit.
+    this.codePages = mem.memory ? CodePages.of(mem) : undefined;
+    this.jit = opts.jit && !this.traceInsn && mem.memory ? this.bindJit(mem, opts.hartId) : undefined;
     this.updateDataPriv();
   }
 
@@ -375,11 +380,21 @@ export class RiscvCpu {
     return this.checkIrq || this.codeChanged || this.stopRequested ? 1 : 0;
   }
 
-  private createJit(mem: GuestMemory, hartId: number): Jit {
-    const x = this.x;
+  /** The hart's translator: the one a predecessor on this memory left (a guest reset), or a new one. */
+  private bindJit(mem: GuestMemory, hartId: number): Jit {
     const jumpCache = mem.hartJumpCache(hartId);
     this.state32[(this.stateBase + STATE_JC) >> 2] = jumpCache;
-    const jit = new Jit(mem, this.stateBase, jumpCache, { hot: this.jitThreshold, tierUp: this.jitTierUp }, {
+    const thresholds = { hot: this.jitThreshold, tierUp: this.jitTierUp };
+    const cpu = this.jitCpu();
+    const kept = this.codePages!.holder(hartId);
+    if (kept instanceof Jit && kept.adopt(cpu, thresholds)) return kept;
+    return new Jit(mem, hartId, this.stateBase, jumpCache, thresholds, cpu);
+  }
+
+  /** What the Jit calls on this CPU. */
+  private jitCpu(): JitCpu {
+    const x = this.x;
+    const helpers: JitHelpers = {
       ld: (f3, rd, lo, hi) => {
         this.loadSlow(0, lo, hi, f3, rd * 2);
         x[0] = x[1] = 0;
@@ -405,11 +420,14 @@ export class RiscvCpu {
         this.setStatePc(this.pc);
         return 1;
       },
-    }, (pageOffs) => this.scrubWriteTlb(pageOffs), () => {
-      this.codeChanged = true;
-    });
-    mem.onHostWrite = (pa, len) => jit.hostWrote(pa, len);
-    return jit;
+    };
+    return {
+      helpers,
+      scrubWriteTlb: (pageOffs) => this.scrubWriteTlb(pageOffs),
+      onInvalidate: () => {
+        this.codeChanged = true;
+      },
+    };
   }
 
   /** Empties the write-TLB entries of these pages: stores must reach translate() and invalidate. */
@@ -775,9 +793,9 @@ export class RiscvCpu {
       const slot = prv === PRV_S && acc !== ACC_EXEC && (this.mstatus & MSTATUS_SUM) !== 0
         ? SLOT_S_SUM : prv;
       const idx = acc * 4 * TLB_SIZE + slot * TLB_SIZE + (vpn & (TLB_SIZE - 1));
-      // A store into a page with translated code drops those translations first.
-      if (acc === ACC_WRITE && this.jit?.codePage[(pageOff - RAM_OFFSET) / 4096] === 1) {
-        this.jit.invalidatePage(pageOff);
+      // A store into a page with translated code (of any hart) drops those translations first.
+      if (acc === ACC_WRITE && this.codePages !== undefined && this.codePages.harts[(pageOff - RAM_OFFSET) / 4096] !== 0) {
+        this.codePages.written(pageOff);
       }
       this.tlbTag[idx] = vpn;
       this.tlbBase[idx] = pageOff;
