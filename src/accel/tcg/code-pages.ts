@@ -18,8 +18,8 @@ import { RAM_OFFSET, type GuestMemory } from "../../machine/guest-memory.js";
 export interface CodeHolder {
   /** Drops this hart's translations of the page at host offset `pageOff`. */
   dropPage(pageOff: number): void;
-  /** Removes the hart's write-TLB entries that map these host page offsets. */
-  scrubWriteTlb(pageOffs: Set<number>): void;
+  /** Removes the hart's write-TLB entries of pages that hold translated code (CodePages.harts). */
+  scrubWriteTlb(): void;
 }
 
 const PAGE = 4096;
@@ -64,14 +64,14 @@ export class CodePages {
 
   /** Hart `hart` installed translations of these pages: no hart may store to them unseen. */
   add(hart: number, pageOffs: Iterable<number>): void {
-    const fresh = new Set<number>();
+    let fresh = false;
     for (const pageOff of pageOffs) {
       const p = (pageOff - RAM_OFFSET) / PAGE;
-      if (this.harts[p] === 0) fresh.add(pageOff);
+      if (this.harts[p] === 0) fresh = true;
       this.harts[p]! |= 1 << hart;
     }
     // A page some hart had translated already is in no write TLB (written() emptied it).
-    if (fresh.size > 0) for (const h of this.holders) h?.scrubWriteTlb(fresh);
+    if (fresh) for (const h of this.holders) h?.scrubWriteTlb();
   }
 
   /** Hart `hart` dropped its translations of the page at `pageOff`. */

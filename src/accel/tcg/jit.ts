@@ -89,8 +89,8 @@ export interface JitHelpers {
 /** The hart's CPU, as its Jit sees it; the CPU that replaces it at a guest reset brings its own (adopt). */
 export interface JitCpu {
   helpers: JitHelpers;
-  /** Removes the CPU's write-TLB entries that map these host page offsets. */
-  scrubWriteTlb(pageOffs: Set<number>): void;
+  /** Removes the CPU's write-TLB entries of pages that hold translated code (CodePages.harts). */
+  scrubWriteTlb(): void;
   /** Tells the CPU that running translated code may be stale now. */
   onInvalidate(): void;
 }
@@ -527,9 +527,9 @@ export class Jit implements CodeHolder {
     this.cpu.onInvalidate();
   }
 
-  /** Removes the CPU's write-TLB entries of these pages (CodePages asks, for a page any hart translated). */
-  scrubWriteTlb(pageOffs: Set<number>): void {
-    this.cpu.scrubWriteTlb(pageOffs);
+  /** Removes the CPU's write-TLB entries of pages with translated code (CodePages asks). */
+  scrubWriteTlb(): void {
+    this.cpu.scrubWriteTlb();
   }
 
   /** Drops every translation (the cache is full), and with them every module compiled so far. */
