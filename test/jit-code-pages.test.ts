@@ -2,11 +2,14 @@
 // - a guest reset keeps the memory, and the new hart adopts its predecessor's translator:
 //   code whose bytes the loader writes again unchanged runs translated without a compile,
 //   calling the new hart's helpers; code whose bytes changed is translated again;
-// - a store by one hart into code another hart translated drops that translation.
+// - a store by one hart into code another hart translated drops that translation;
+// - so does a loader's zeroing of an ELF's bss.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Bus } from "../src/hw/bus.js";
-import { GuestMemory } from "../src/machine/guest-memory.js";
+import { CodePages } from "../src/accel/tcg/code-pages.js";
+import { loadElf } from "../src/loader/elf.js";
+import { GuestMemory, RAM_OFFSET } from "../src/machine/guest-memory.js";
 import { RiscvCpu } from "../src/target/riscv/cpu.js";
 
 const RAM_BASE = 0x80000000;
@@ -93,4 +96,17 @@ test("a store by one hart drops another hart's translation of that code", () => 
   const ran = h0.run(3000);
   assert.ok(before > 0);
   assert.equal(h0.x[10], 2 * Math.ceil(ran / 3), "hart 0 runs the instruction hart 1 stored");
+});
+
+test("an ELF loader zeroing its bss over translated code drops the translation", () => {
+  const mem = new GuestMemory(RAM_BASE, 0x10000);
+  mem.writeBytes(IMAGE, image(1));
+  hart(mem, 0, CODE).run(3000);
+  const page = RAM_OFFSET + (CODE - RAM_BASE);
+  const pages = CodePages.of(mem);
+  assert.ok(pages.has(0, page), "the loop was translated");
+  // One segment: 16 bytes of data, then bss over the loop's page.
+  const seg = { paddr: IMAGE, data: new Uint8Array(16), memSize: 0x2000 };
+  loadElf(mem, { entry: IMAGE, segments: [seg], low: IMAGE, high: IMAGE + 0x2000, symbol: () => undefined }, "bss.elf");
+  assert.equal(pages.has(0, page), false, "the zeroed page still counts as translated");
 });
