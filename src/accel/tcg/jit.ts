@@ -161,7 +161,7 @@ export class Jit implements CodeHolder {
   private pendingRuns = 0;
   /** Slices the oldest pending chunk has waited. */
   private waited = 0;
-  readonly stats: JitStats = { modules: 0, chunksTranslated: 0, instructionsTranslated: 0, invalidations: 0, flushes: 0, tierUps: 0, compileMs: 0 };
+  readonly stats: JitStats = noStats();
   private readonly u16: Uint16Array;
   private readonly memoryPages: number;
   private readonly table = new WebAssembly.Table({ element: "anyfunc", initial: MAX_CHUNKS + BATCH });
@@ -257,7 +257,7 @@ export class Jit implements CodeHolder {
     this.cpu = cpu;
     this.fillHelpers(this.helperTable);
     this.jc.fill(0);
-    Object.assign(this.stats, { modules: 0, chunksTranslated: 0, instructionsTranslated: 0, invalidations: 0, flushes: 0, tierUps: 0, compileMs: 0 });
+    Object.assign(this.stats, noStats());
     return true;
   }
 
@@ -547,6 +547,10 @@ export class Jit implements CodeHolder {
     this.stats.flushes++;
     this.cpu.onInvalidate();
   }
+}
+
+function noStats(): JitStats {
+  return { modules: 0, chunksTranslated: 0, instructionsTranslated: 0, invalidations: 0, flushes: 0, tierUps: 0, compileMs: 0 };
 }
 
 /**
