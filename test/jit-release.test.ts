@@ -1,7 +1,8 @@
-// Translations the Jit drops (guest code changed, cache flushed) must be garbage: nothing
-// but the Jit's function table may hold their WebAssembly instances. An instance that
-// imports a WebAssembly.Table stays alive as long as that table (V8 keeps a strong list of
-// importers, to update their copies on table.set), so chunk modules must not import one.
+// Translations the Jit drops (guest code changed, cache flushed) must become garbage by the
+// next flush. An instance that imports a WebAssembly.Table stays alive as long as that
+// table (V8 keeps a strong list of importers, to update their copies on table.set), and
+// chunk modules import the helper table: so flush() makes a new one, and the Jit flushes
+// after MAX_MODULES modules.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { setFlagsFromString } from "node:v8";
