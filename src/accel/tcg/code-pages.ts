@@ -88,11 +88,12 @@ export class CodePages {
 
   /** A store reaches the page at host offset `pageOff`: every hart drops its code from it. */
   written(pageOff: number): void {
-    const bits = this.harts[(pageOff - RAM_OFFSET) / PAGE]!;
+    const p = (pageOff - RAM_OFFSET) / PAGE;
+    const bits = this.harts[p]!;
     for (let hart = 0; bits >> hart !== 0; hart++) {
       if ((bits >> hart) & 1) this.holders[hart]?.dropPage(pageOff);
     }
-    this.harts[(pageOff - RAM_OFFSET) / PAGE] = 0;
+    this.harts[p] = 0;
   }
 
   /**

@@ -151,9 +151,6 @@ export class Jit implements CodeHolder {
   private readonly pending = new Map<number | Chunk, Job>();
   /** Which harts have code from which RAM page (shared by all harts of the memory). */
   private readonly pages: CodePages;
-  /** CodePages.harts, and this hart's bit in it. */
-  private readonly codeHarts: Uint8Array;
-  private readonly bit: number;
   private liveChunks = 0;
   /** Modules compiled since the last flush (see MAX_MODULES). */
   private modules = 0;
@@ -187,8 +184,6 @@ export class Jit implements CodeHolder {
     private cpu: JitCpu,
   ) {
     this.pages = CodePages.of(mem);
-    this.codeHarts = this.pages.harts;
-    this.bit = 1 << hart;
     this.pages.register(hart, this); // a Jit it replaces leaves no marks
     this.u16 = new Uint16Array(mem.buffer);
     this.memoryPages = mem.buffer.byteLength / 65536;
@@ -314,7 +309,7 @@ export class Jit implements CodeHolder {
   }
 
   private lookup(pc: number, pageOff: number): boolean {
-    if ((this.codeHarts[(pageOff - RAM_OFFSET) / 4096]! & this.bit) === 0) return false;
+    if (!this.pages.has(this.hart, pageOff)) return false;
     if (this.cached(pc, pageOff)) return true;
     const e = this.lookupEntry(pc, pageOff);
     if (e === undefined) return false;
