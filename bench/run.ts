@@ -426,8 +426,20 @@ function packageVersion(): string {
   }
 }
 
-// `npm run bench -- kvm`: the x86-64 KVM table (bench/kvm.ts) instead.
-(process.argv[2] === "kvm" ? import("./kvm.js").then((m) => m.benchKvm()) : main()).then(
+/** `npm run bench -- kvm`: the x86-64 KVM table (bench/kvm.ts) instead; `-- memory [MINUTES]`:
+ *  the memory loop (bench/memory-loop.ts). */
+function selected(): Promise<number> {
+  if (process.argv[2] === "kvm") return import("./kvm.js").then((m) => m.benchKvm());
+  if (process.argv[2] !== "memory") return main();
+  const minutes = process.argv[3] === undefined ? 60 : Number(process.argv[3]);
+  if (!(minutes > 0)) {
+    process.stderr.write(`bench: memory ${process.argv[3]}: minutes must be a positive number\n`);
+    return Promise.resolve(1);
+  }
+  return import("./memory-loop.js").then((m) => m.memoryLoop(minutes));
+}
+
+selected().then(
   (code) => process.exit(code),
   (err) => {
     process.stderr.write(`bench: ${(err as Error).stack ?? err}\n`);
