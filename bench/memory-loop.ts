@@ -9,8 +9,9 @@
 // RAM, both from /proc/PID/smaps after each cycle. Guest RAM is the one mapping of the
 // WebAssembly.Memory's size (RAM plus the hart state and TLBs in front of it, src/machine/
 // guest-memory.ts); what the guest touched of it is the guest's, not tsvisor's. Printed:
-// the mean and maximum per window (10 minutes, or a sixth of a shorter run), the process's
-// peak (VmHWM), and the change from the first window to the last.
+// the mean and maximum per window (10 minutes, or a sixth of a shorter run) with the mean
+// of V8's JavaScript heap in use (TSVISOR_STATS, SIGUSR2), the process's peak (VmHWM), and
+// the change from the first window to the last.
 import { readFileSync } from "node:fs";
 import { COREMARK, SHELL_PROMPT } from "../guest/paths.js";
 import { GuestSession } from "../test/lib/guest-session.js";
@@ -34,14 +35,19 @@ interface Sample {
   /** Seconds since the loop started. */
   at: number;
   beyondMiB: number;
+  /** V8's JavaScript heap in use (tsvisor's TSVISOR_STATS memory line): what of a growth is JavaScript objects. */
+  heapMiB: number;
 }
+
+/** tsvisor's TSVISOR_STATS memory line (src/cli/main.ts). */
+const MEMORY_LINE = /memory: resident [\d.]+ MiB, JavaScript heap ([\d.]+) MiB used/;
 
 /** Runs the loop for `minutes`; prints the table; 1 when the guest or tsvisor failed. */
 export async function memoryLoop(minutes: number): Promise<number> {
   const durationMs = minutes * 60_000;
   const windowS = Math.min(600, (minutes * 60) / 6);
   process.stdout.write(`tsvisor memory beyond guest RAM, ${minutes}-minute boot/run/reboot loop, ${new Date().toISOString()}\n`);
-  const s = GuestSession.tsvisor(["--default-guest"]);
+  const s = GuestSession.tsvisor(["--default-guest"], { TSVISOR_STATS: "1" });
   const samples: Sample[] = [];
   let cycles = 0;
   try {
@@ -54,11 +60,11 @@ export async function memoryLoop(minutes: number): Promise<number> {
       await s.expect(SHELL_PROMPT, BOOT_TIMEOUT_MS);
       cycles++;
       const at = (performance.now() - start) / 1000;
-      samples.push({ at, beyondMiB: beyondGuestRam(s.pid!) });
+      samples.push({ at, beyondMiB: beyondGuestRam(s.pid!), heapMiB: await heapInUse(s) });
       if (cycles % 50 === 0) process.stderr.write(`memory: ${cycles} cycles, ${(at / 60).toFixed(1)} min\n`);
     }
     const peak = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${s.pid}/status`, "utf8"))?.[1];
-    printTable(samples, windowS, cycles, peak === undefined ? undefined : Number(peak) / 1024);
+    printTable(samples, windowS, Math.round((minutes * 60) / windowS), cycles, peak === undefined ? undefined : Number(peak) / 1024);
     s.quit();
     await s.exit(COMMAND_TIMEOUT_MS);
     return 0;
@@ -67,6 +73,13 @@ export async function memoryLoop(minutes: number): Promise<number> {
     s.close();
     return 1;
   }
+}
+
+/** V8's JavaScript heap in use in tsvisor, MiB (asked for with SIGUSR2). */
+async function heapInUse(s: GuestSession): Promise<number> {
+  const from = s.stderr.length;
+  s.kill("SIGUSR2");
+  return Number((await s.expectStderr(MEMORY_LINE, from))[1]);
 }
 
 /** Resident MiB of process `pid` outside guest RAM's mapping. */
@@ -83,18 +96,22 @@ function beyondGuestRam(pid: number): number {
   return total - guest;
 }
 
-function printTable(samples: Sample[], windowS: number, cycles: number, peakMiB: number | undefined): void {
+function printTable(samples: Sample[], windowS: number, windows: number, cycles: number, peakMiB: number | undefined): void {
   const rows: string[] = [];
   const means: number[] = [];
-  for (let from = 0; samples.some((x) => x.at >= from); from += windowS) {
-    const w = samples.filter((x) => x.at >= from && x.at < from + windowS).map((x) => x.beyondMiB);
-    if (w.length === 0) continue;
+  // The cycle running when time is up finishes after it: it counts in the last window.
+  const windowOf = (x: Sample) => Math.min(windows - 1, Math.floor(x.at / windowS));
+  for (let i = 0; i < windows; i++) {
+    const inWindow = samples.filter((x) => windowOf(x) === i);
+    if (inWindow.length === 0) continue;
+    const w = inWindow.map((x) => x.beyondMiB);
     const mean = w.reduce((a, b) => a + b, 0) / w.length;
+    const heap = inWindow.reduce((a, x) => a + x.heapMiB, 0) / w.length;
     means.push(mean);
-    rows.push(`${fmtMin(from).padStart(5)}-${fmtMin(from + windowS).padEnd(5)} | ${String(w.length).padStart(6)} | ` +
-      `${mean.toFixed(0).padStart(9)} | ${Math.max(...w).toFixed(0).padStart(8)}`);
+    rows.push(`${fmtMin(i * windowS).padStart(5)}-${fmtMin((i + 1) * windowS).padEnd(5)} | ${String(w.length).padStart(6)} | ` +
+      `${mean.toFixed(0).padStart(9)} | ${Math.max(...w).toFixed(0).padStart(8)} | ${heap.toFixed(0).padStart(12)}`);
   }
-  process.stdout.write("\nminutes     | cycles | mean MiB  | max MiB\n");
+  process.stdout.write("\nminutes     | cycles | mean MiB  | max MiB  | JS heap MiB\n");
   process.stdout.write(rows.join("\n") + "\n");
   const change = means.length > 1 ? means[means.length - 1]! - means[0]! : 0;
   process.stdout.write(`\n${cycles} cycles; peak resident set (VmHWM, guest RAM included) ` +

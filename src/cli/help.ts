@@ -175,7 +175,8 @@ DISK IMAGES (tsvisor img, with qemu-img's spelling)
 
 ENVIRONMENT
     TSVISOR_DEBUG=1     print the stack of an internal error
-    TSVISOR_STATS=1     print instructions retired, MIPS and the translator's share at exit
+    TSVISOR_STATS=1     print instructions retired, MIPS, the translator's share and memory
+                        use at exit, and at any time on SIGUSR2
     TSVISOR_CACHE=DIR   where guest builds are cached (default ~/.cache/tsvisor)
 
 EXAMPLES

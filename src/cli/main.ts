@@ -97,7 +97,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 /** TSVISOR_STATS=1 (benchmarks): "tsvisor: N instructions retired in S seconds (M MIPS)"
- *  and a line on the translator's work on stderr at exit, and at any time on SIGUSR2;
+ *  and lines on the translator's work and on memory on stderr at exit, and at any time on SIGUSR2;
  *  returns the printer. */
 function installStats(machine: Machine): () => void {
   if (process.env.TSVISOR_STATS !== "1") return () => {};
@@ -110,9 +110,18 @@ function installStats(machine: Machine): () => void {
     process.stderr.write(`tsvisor: ${n} instructions retired in ${s.toFixed(3)} seconds (${(n / s / 1e6).toFixed(2)} MIPS)${eol}`);
     const engine = machine.engineReport?.();
     if (engine) process.stderr.write(`tsvisor: ${engine}${eol}`);
+    process.stderr.write(`tsvisor: ${memoryReport()}${eol}`);
   };
   if (process.platform !== "win32") process.on("SIGUSR2", print);
   return print;
+}
+
+/** The process's memory as V8 sees it: where a growth is (JavaScript objects, or outside them). */
+function memoryReport(): string {
+  const m = process.memoryUsage();
+  const mib = (n: number) => (n / 2 ** 20).toFixed(1);
+  return `memory: resident ${mib(m.rss)} MiB, JavaScript heap ${mib(m.heapUsed)} MiB used of ${mib(m.heapTotal)}, ` +
+    `outside it ${mib(m.external)} MiB (guest RAM's whole WebAssembly.Memory, buffers)`;
 }
 
 /** What the KVM board (src/machine/x86-microvm.ts) reports instead of instructions. */
