@@ -63,6 +63,19 @@ const ACCESS_FAULT = [EXC_LOAD_ACCESS, EXC_STORE_ACCESS, EXC_INST_ACCESS];
 // Interrupts in the priority order of the privileged spec: MEI, MSI, MTI, SEI, SSI, STI.
 const IRQ_PRIORITY = [IRQ_M_EXT, IRQ_M_SOFT, IRQ_M_TIMER, IRQ_S_EXT, IRQ_S_SOFT, IRQ_S_TIMER];
 
+/**
+ * The first value of fields that later hold doubles (addresses above 2^31, offsets read
+ * from the Float64Array TLBs): -0 is a double to V8, 0 a small integer. A field that
+ * starts as a small integer and then gets a double changes the representation in the
+ * CPU's hidden class; objects built afterwards from the constructor's stale transition
+ * feedback carry the old class until a store outside optimized code migrates them (the
+ * kernel's first satp write), and then every optimized function that had seen the old one
+ * is thrown away, the interpreter's execute() included (~70 ms of V8's optimizing
+ * compiler to get back, unoptimized meanwhile). With --trace-deopt, a boot deoptimized
+ * execute() once at that write; with these, not at all in most boots.
+ */
+const DOUBLE = -0;
+
 /** A synchronous exception on its way to the trap handler. One instance, reused. */
 export class Trap {
   cause = 0;
@@ -72,7 +85,7 @@ export class Trap {
 
 export class RiscvCpu {
   /** Program counter as a signed 64-bit value held in a Number (exact within ±2^53). */
-  pc = 0;
+  pc = DOUBLE;
   /** Set by WFI; the run loop sleeps until an interrupt is pending, then clears it. */
   waiting = false;
   /** Retired instruction count (instret). */
@@ -119,7 +132,7 @@ export class RiscvCpu {
   fflags = 0;
   frm = 0;
   private satpMode = 0; // 0 bare, 8 Sv39, 9 Sv48
-  private satpRoot = 0; // physical address of the root page table
+  private satpRoot = DOUBLE; // physical address of the root page table
   private instretOffset = 0; // minstret/mcycle writes
   private checkIrq = true;
   private stopRequested = false;
@@ -149,20 +162,20 @@ export class RiscvCpu {
   private blockMode = false;
   // In block mode: the start of the block being interpreted (its pc, page offset, and
   // instret there), for the translator's count of long blocks.
-  private blockPc = 0;
-  private blockPageOff = -1;
+  private blockPc = DOUBLE;
+  private blockPageOff = DOUBLE; // set before each use
   private blockRet = 0;
   /** Set when translated code may be stale (a page's code changed, the TLB was flushed). */
   private codeChanged = false;
   // The current instruction page.
   // pc of the page start (Infinity when invalid) and its byte offset in the Memory buffer.
   private fetchStart = Infinity;
-  private fetchBase = 0;
+  private fetchBase = DOUBLE;
 
   /** Scratch result of 8-byte slow loads and CSR reads (high word). */
   private tmpHi = 0;
   /** Physical address found by the last translate() of an MMIO page. */
-  private lastPa = 0;
+  private lastPa = DOUBLE;
   /** 4 KiB pages covered by the leaf PTE of the last walk(). */
   private walkSpan = 1;
   /**
