@@ -23,14 +23,18 @@ const DEVICE = 0x10000000;
 /** Most instructions the program may take (it ends in a WFI loop well before). */
 const MAX_INSTRUCTIONS = 200_000;
 
-/** The engines warmed up in this process: with the translator's loop (true) or without. */
-const warmed = new Set<boolean>();
+/**
+ * The harts that ran the warm-up, by engine (with the translator's loop, or without). They
+ * are kept for the life of the process: when the garbage collector took the hart, V8 lost
+ * type feedback the warm-up had given execute() (sites on `this` that every guest runs),
+ * and in 6 of 18 boots the optimized interpreter was thrown away 5-6 times before the
+ * kernel's first line (--trace-deopt); kept, in none of 28 (one boot had a single one).
+ */
+const warmHarts = new Map<boolean, RiscvCpu>();
 
 /** Runs the warm-up program once per process and engine. */
 export function warmUpInterpreter(jit: boolean): void {
-  if (warmed.has(jit)) return;
-  warmed.add(jit);
-  runWarmUp(jit);
+  if (!warmHarts.has(jit)) warmHarts.set(jit, runWarmUp(jit));
 }
 
 /** Runs warmup.S on a scratch hart to its final WFI; returns the hart (for tests). */
