@@ -66,13 +66,11 @@ const IRQ_PRIORITY = [IRQ_M_EXT, IRQ_M_SOFT, IRQ_M_TIMER, IRQ_S_EXT, IRQ_S_SOFT,
 /**
  * The first value of fields that later hold doubles (addresses above 2^31, offsets read
  * from the Float64Array TLBs): -0 is a double to V8, 0 a small integer. A field that
- * starts as a small integer and then gets a double changes the representation in the
- * CPU's hidden class; objects built afterwards from the constructor's stale transition
- * feedback carry the old class until a store outside optimized code migrates them (the
- * kernel's first satp write), and then every optimized function that had seen the old one
- * is thrown away, the interpreter's execute() included (~70 ms of V8's optimizing
- * compiler to get back, unoptimized meanwhile). With --trace-deopt, a boot deoptimized
- * execute() once at that write; with these, not at all in most boots.
+ * starts as a small integer and later gets a double changes the representation in the
+ * CPU's hidden class. The warm-up's hart did that, and the guest's hart, built after it,
+ * still changed class at the kernel's first satp write (V8's IC log); every optimized
+ * function that had seen the old class was thrown away, the interpreter's execute()
+ * included (~70 ms of V8's optimizing compiler to get back, unoptimized meanwhile).
  */
 const DOUBLE = -0;
 
