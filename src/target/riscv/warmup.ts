@@ -27,8 +27,8 @@ const MAX_INSTRUCTIONS = 200_000;
  * The harts that ran the warm-up, by engine (with the translator's loop, or without). They
  * are kept for the life of the process: when the garbage collector took the hart, V8 lost
  * type feedback the warm-up had given execute() (sites on `this` that every guest runs),
- * and in 6 of 18 boots the optimized interpreter was thrown away 5-6 times before the
- * kernel's first line (--trace-deopt); kept, in none of 28 (one boot had a single one).
+ * and in 6 of 18 boots the optimized interpreter was thrown away 5-6 times during the
+ * boot (--trace-deopt); kept, in none of 28 (one boot had a single one).
  */
 const warmHarts = new Map<boolean, RiscvCpu>();
 
