@@ -41,7 +41,7 @@ STANDARD OPTIONS
                         software emulation (RISC-V boards): hot guest code is
                         translated to WebAssembly; jit=off keeps tcg to the
                         interpreter; jit-threshold=N translates a block after
-                        it started N times in the interpreter (default 1000,
+                        it started N times in the interpreter (default 100,
                         1 translates almost everything); jit-tier-up=N
                         translates code again, for speed, after its quick
                         first translation ran N blocks (default 100000)

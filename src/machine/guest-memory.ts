@@ -32,10 +32,11 @@ export const TLB_AREA = STATE_AREA;
 /** Harts that have a TLB in the Memory (the boards refuse more). */
 export const MAX_HARTS = 8;
 /**
- * The jump cache: JC_ENTRIES entries of 16 bytes indexed by (pc >> 1) & (JC_ENTRIES - 1):
- * i64 pc, i32 host offset of the code's page (0: empty), i32 table slot << 12 | block.
+ * The jump cache: JC_ENTRIES entries of 16 bytes indexed by a hash of the pc's low word
+ * (jumpCacheIndex in src/accel/tcg/dispatcher.ts): i64 pc, i32 host offset of the code's
+ * page (0: empty), i32 table slot << 12 | block.
  */
-export const JC_ENTRIES = 4096;
+export const JC_ENTRIES = 16384;
 export const JC_SIZE = JC_ENTRIES * 16;
 export const JC_AREA = TLB_AREA + MAX_HARTS * HART_TLB_SIZE;
 export const RAM_OFFSET = JC_AREA + MAX_HARTS * JC_SIZE;

@@ -15,6 +15,19 @@ import { assemble, CodeWriter, Op, ValType } from "./wasm-emitter.js";
 
 /** Bits of a jump-cache entry's last word that hold the block index (the rest: table slot). */
 export const JC_IDX_BITS = 12;
+/** The pc's bits 1-14 index the jump cache (16384 entries); those from bit 15 up are folded in. */
+const JC_HASH_SHIFT = 15;
+
+/**
+ * The jump-cache entry of a pc (the same hash as the dispatcher's): its halfword index
+ * within 32 KiB, folded with the bits above, so that code at the same offset of pages
+ * 32 KiB apart (a kernel's functions and their callers) does not evict each other. With
+ * the index alone, 4096 entries, a boot left translated code ~75,000 times for a
+ * jump-cache miss.
+ */
+export function jumpCacheIndex(pcLo: number): number {
+  return ((pcLo >>> 1) ^ (pcLo >>> JC_HASH_SHIFT)) & (JC_ENTRIES - 1);
+}
 
 const L_PC = 0; // i64
 const L_V = 1; // i64: virtual page number
@@ -39,7 +52,9 @@ export function createDispatcher(memory: WebAssembly.Memory, table: WebAssembly.
   w.mem(Op.f64_load, 0, 3).get(L_V).op(Op.f64_convert_i64_s).op(Op.f64_ne);
   leave(0);
   // The jump-cache entry: same pc, code from the same physical page.
-  w.get(L_PC).op(Op.i32_wrap_i64).i32(1).op(Op.i32_shr_u).i32(JC_ENTRIES - 1).op(Op.i32_and).i32(4).op(Op.i32_shl);
+  w.get(L_PC).op(Op.i32_wrap_i64).tee(L_E).i32(1).op(Op.i32_shr_u);
+  w.get(L_E).i32(JC_HASH_SHIFT).op(Op.i32_shr_u).op(Op.i32_xor); // jumpCacheIndex
+  w.i32(JC_ENTRIES - 1).op(Op.i32_and).i32(4).op(Op.i32_shl);
   w.i32(sb + STATE_JC).mem(Op.i32_load, 0, 2).op(Op.i32_add).tee(L_E);
   w.mem(Op.i64_load, 0, 3).get(L_PC).op(Op.i64_ne);
   leave(0);
