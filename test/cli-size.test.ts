@@ -40,7 +40,7 @@ test("bad sizes name the flag and the value", () => {
   assert.throws(() => parseRamSize(""), /invalid RAM size/);
   assert.throws(() => parseRamSize("M"), /invalid RAM size/);
   assert.throws(() => parseRamSize("1.5B"), /invalid RAM size/);
-  assert.throws(() => parseRamSize("8G"), /^UserError: -m 8G: RAM size too large \(at most 4093M\)$/);
+  assert.throws(() => parseRamSize("8G"), /^UserError: -m 8G: RAM size too large \(at most 4092M\)$/);
   assert.throws(() => parseRamSize("4G"), /too large/);
   assert.throws(() => parseRamSize("1e3"), /invalid RAM size/);
 });
