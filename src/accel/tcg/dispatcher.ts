@@ -22,8 +22,8 @@ const JC_HASH_SHIFT = 15;
  * The jump-cache entry of a pc (the same hash as the dispatcher's): its halfword index
  * within 32 KiB, folded with the bits above, so that code at the same offset of pages
  * 32 KiB apart (a kernel's functions and their callers) does not evict each other. With
- * the index alone, 4096 entries, a boot left translated code ~75,000 times for a
- * jump-cache miss.
+ * the index alone and 4096 entries, a boot's translated code returned to the CPU ~261,000
+ * times, ~85,000 more than now, most of them for a jump-cache miss.
  */
 export function jumpCacheIndex(pcLo: number): number {
   return ((pcLo >>> 1) ^ (pcLo >>> JC_HASH_SHIFT)) & (JC_ENTRIES - 1);

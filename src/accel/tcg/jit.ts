@@ -72,9 +72,9 @@ export const LONG_BLOCK = 16;
  * boot's interpreted instructions are a long tail of kernel code that runs a few hundred
  * to a few thousand times. With modules of 64 chunks, 100 translates 53,000 instructions
  * per boot instead of 24,000 (compile 240 ms instead of 125 on the CPU's thread) and
- * interprets 6 M instead of 17.5 M: alternating boots on 2 cores, 10 each, took a median
- * 2.59 s of wall time and 2.27 s of the CPU thread's time, against 3.31 s and 3.16 s with
- * 1000 (64 and 150 were about as fast as 100, 25 slower).
+ * interprets 6 M instead of 17.5 M. Alternating boots on a noisy 2-core host, three sets
+ * of 10-12 each: median CPU-thread time 2.27-2.66 s against 2.81-3.16 s with 1000, wall
+ * time 1-22% less (64 and 150 about as fast as 100, 25 slower).
  */
 export const DEFAULT_THRESHOLD = 100;
 /** Blocks a tier-1 page runs before it is translated at tier 2 (-accel tcg,jit-tier-up=N). */
