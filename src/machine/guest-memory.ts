@@ -22,6 +22,8 @@ export const STATE_XTLB = 0x218; // i32: byte offset of the current instruction 
 export const STATE_JC = 0x21c; // i32: byte offset of the hart's jump cache
 /** i32: 1 when mstatus.FS is Dirty and frm is valid: translated FP instructions cannot trap. */
 export const STATE_FPOK = 0x220;
+/** i32: chunk functions the dispatcher called in this entry into translated code (statistics). */
+export const STATE_CALLS = 0x224;
 export const STATE_AREA = 0x10000; // room for 64 harts' registers
 /** The TLB: 3 access kinds x 4 privilege slots x TLB_SIZE entries; tags, then bases. */
 export const TLB_SIZE = 1024;

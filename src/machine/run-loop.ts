@@ -111,6 +111,7 @@ export class RunLoop {
     const st = (k: keyof JitStats) => sum((c) => c.jit!.stats[k]);
     const pct = retired > 0 ? (100 * translated) / retired : 0;
     return `translator: ${pct.toFixed(1)}% of instructions in translated code, ${sum((c) => c.dispatches)} entries, ` +
+      `${sum((c) => c.chunkCalls)} chunk calls, ` +
       `${st("chunksTranslated")} chunks (${st("instructionsTranslated")} instructions) in ${st("modules")} modules, ` +
       `${st("tierUps")} retranslated at tier 2, compile ${st("compileMs").toFixed(0)} ms, ` +
       `${st("invalidations")} invalidations, ${st("flushes")} flushes`;

@@ -9,7 +9,7 @@
 // V8's JS-to-WebAssembly call site monomorphic, and a call_indirect costs far less than a
 // round trip through JavaScript.
 import {
-  JC_ENTRIES, STATE_BUDGET, STATE_JC, STATE_PC, STATE_XTLB, TLB_BASES, TLB_SIZE,
+  JC_ENTRIES, STATE_BUDGET, STATE_CALLS, STATE_JC, STATE_PC, STATE_XTLB, TLB_BASES, TLB_SIZE,
 } from "../../machine/guest-memory.js";
 import { assemble, CodeWriter, Op, ValType } from "./wasm-emitter.js";
 
@@ -27,6 +27,19 @@ const JC_HASH_SHIFT = 15;
  */
 export function jumpCacheIndex(pcLo: number): number {
   return ((pcLo >>> 1) ^ (pcLo >>> JC_HASH_SHIFT)) & (JC_ENTRIES - 1);
+}
+
+/**
+ * Pushes the address of the jump-cache entry of the pc in i64 local `pc` (the Memory offset
+ * of the hart's jump cache is in its state at `stateBase`); `scratch` is an i32 local.
+ * An entry is the pc (i64), the host offset of its code's page (i32), then its table slot
+ * and block index (i32, the index in the low JC_IDX_BITS).
+ */
+export function emitJumpCacheEntry(w: CodeWriter, stateBase: number, pc: number, scratch: number): void {
+  w.get(pc).op(Op.i32_wrap_i64).tee(scratch).i32(1).op(Op.i32_shr_u);
+  w.get(scratch).i32(JC_HASH_SHIFT).op(Op.i32_shr_u).op(Op.i32_xor); // jumpCacheIndex
+  w.i32(JC_ENTRIES - 1).op(Op.i32_and).i32(4).op(Op.i32_shl);
+  w.i32(stateBase + STATE_JC).mem(Op.i32_load, 0, 2).op(Op.i32_add);
 }
 
 const L_PC = 0; // i64
@@ -52,16 +65,15 @@ export function createDispatcher(memory: WebAssembly.Memory, table: WebAssembly.
   w.mem(Op.f64_load, 0, 3).get(L_V).op(Op.f64_convert_i64_s).op(Op.f64_ne);
   leave(0);
   // The jump-cache entry: same pc, code from the same physical page.
-  w.get(L_PC).op(Op.i32_wrap_i64).tee(L_E).i32(1).op(Op.i32_shr_u);
-  w.get(L_E).i32(JC_HASH_SHIFT).op(Op.i32_shr_u).op(Op.i32_xor); // jumpCacheIndex
-  w.i32(JC_ENTRIES - 1).op(Op.i32_and).i32(4).op(Op.i32_shl);
-  w.i32(sb + STATE_JC).mem(Op.i32_load, 0, 2).op(Op.i32_add).tee(L_E);
+  emitJumpCacheEntry(w, sb, L_PC, L_E);
+  w.tee(L_E);
   w.mem(Op.i64_load, 0, 3).get(L_PC).op(Op.i64_ne);
   leave(0);
   w.get(L_E).mem(Op.i32_load, 8, 2);
   w.get(L_T).mem(Op.f64_load, TLB_BASES, 3).op(Op.i32_trunc_f64_u);
   w.op(Op.i32_ne);
   leave(0);
+  w.i32(sb + STATE_CALLS).i32(sb + STATE_CALLS).mem(Op.i32_load, 0, 2).i32(1).op(Op.i32_add).mem(Op.i32_store, 0, 2);
   w.get(L_E).mem(Op.i32_load, 12, 2).tee(L_S).i32((1 << JC_IDX_BITS) - 1).op(Op.i32_and);
   w.get(L_S).i32(JC_IDX_BITS).op(Op.i32_shr_u);
   w.op(Op.call_indirect).u32(0).u32(0); // type 0: (block index) -> stop?

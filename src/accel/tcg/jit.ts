@@ -418,9 +418,10 @@ export class Jit implements CodeHolder {
 
   private compileBatch(batch: Job[]): void {
     const funcs: { type: number; locals: ReturnType<typeof pageFuncLocals>; body: CodeWriter }[] = [];
-    const done: { job: Job; entries: Map<number, number> }[] = [];
+    const done: { job: Job; entries: Map<number, number>; slot: number }[] = [];
     for (const job of batch) {
       const pageOff = job.pageOff;
+      const slot = this.freeSlots.pop()!;
       const src: PageSource = {
         pageVa: job.pageVa,
         parcel: (off) => this.u16[(pageOff + off) >>> 1]!,
@@ -428,15 +429,19 @@ export class Jit implements CodeHolder {
         // Into code that ran and that no other chunk holds.
         follow: (pc, straight) => (straight || this.counts[counterOf(pc, pageOff)]! > 0) &&
           this.lookupEntry(pc, pageOff) === undefined,
+        chunk: { slot, pageOff },
       };
       // Function i counts its blocks in global i (tier 1).
       const t = translatePage(src, [...job.pcs].sort((a, b) => a - b), job.tier, funcs.length, job.upId);
       // A hot pc left out (its block starts with a system instruction, or the function was
       // full) must become hot again before it is tried again.
       for (const pc of job.pcs) if (!t.entries.has(pc)) this.counts[counterOf(pc, pageOff)] = 0;
-      if (t.entries.size === 0) continue;
+      if (t.entries.size === 0) {
+        this.freeSlots.push(slot);
+        continue;
+      }
       funcs.push({ type: T_CHUNK, locals: pageFuncLocals(job.tier), body: t.body });
-      done.push({ job, entries: t.entries });
+      done.push({ job, entries: t.entries, slot });
       this.stats.instructionsTranslated += t.instructions;
     }
     if (funcs.length === 0) return;
@@ -454,12 +459,13 @@ export class Jit implements CodeHolder {
     });
     this.stats.modules++;
     this.modules++;
-    done.forEach((d, i) => this.install(d.job, instance.exports[`p${i}`] as Function, d.entries));
+    done.forEach((d, i) => this.install(d.job, d.slot, instance.exports[`p${i}`] as Function, d.entries));
     // Stores to these pages, by any hart, must now reach translate().
     this.pages.add(this.hart, done.map((d) => d.job.pageOff));
   }
 
-  private install(job: Job, fn: Function, entries: Map<number, number>): void {
+  /** Installs a translation in `slot` (taken before translating: its code compares it). */
+  private install(job: Job, slot: number, fn: Function, entries: Map<number, number>): void {
     const { pageVa, pageOff } = job;
     let list = this.byPhys.get(pageOff);
     if (list === undefined) {
@@ -482,7 +488,7 @@ export class Jit implements CodeHolder {
       list.push(chunk);
       this.liveChunks++;
     }
-    chunk.slot = this.freeSlots.pop()!;
+    chunk.slot = slot;
     this.table.set(chunk.slot, fn);
     chunk.upId = job.upId;
     if (job.tier === 1) this.upTargets.set(job.upId, chunk);

@@ -24,7 +24,7 @@
 // miss, MMIO or a page-crossing access calls a helper in the CPU, which may trap (a JS
 // exception unwinds through here) or ask us to stop at the block's end. Before each
 // helper call the pc and the retired count are stored, so traps are precise.
-// Instructions without an inline translation (CSR, atomics, MULH*) run in the
+// Instructions without an inline translation (CSR, atomics, MULH*, SFENCE.VMA) run in the
 // interpreter through the `ex` helper;
 // system instructions, FENCE.I and anything illegal end the block and are left to the
 // interpreter. FP loads and stores are inline, and the other FP instructions call the
@@ -39,6 +39,7 @@ import {
 import {
   emitAddrHalves, emitHostOffset, emitTlbProbe, LOAD_OPS, LOAD_TYPE, STORE_OPS, STORE_TYPE,
 } from "./memory-helpers.js";
+import { emitJumpCacheEntry, JC_IDX_BITS } from "./dispatcher.js";
 import { CodeWriter, Op, ValType } from "./wasm-emitter.js";
 
 /** Most instructions in one block: bounds the time between budget checks. */
@@ -112,6 +113,12 @@ export interface PageSource {
    * them when absent.
    */
   follow?(pc: number, straight: boolean): boolean;
+  /**
+   * The chunk's table slot and the host offset of its page, when known before translation:
+   * an indirect jump to one of the chunk's own blocks then stays in the function (found
+   * through the jump cache as the dispatcher finds it). Without it, indirect jumps leave.
+   */
+  chunk?: { slot: number; pageOff: number };
 }
 
 export interface TranslatedPage {
@@ -124,8 +131,11 @@ export interface TranslatedPage {
 
 interface Insn {
   pc: number;
+  /** The instruction (RVC expanded); of one that straddles the page, only its first half. */
   inst: number;
   len: number;
+  /** A 4-byte instruction whose second half is on the next page: the interpreter runs it. */
+  straddles?: true;
 }
 
 /**
@@ -142,7 +152,10 @@ function decodeBlock(src: PageSource, pc: number, starts: ReadonlySet<number>): 
     let inst = src.parcel(off);
     let len = 2;
     if ((inst & 3) === 3) {
-      if (off === 0xffe) break; // straddles the page: the interpreter fetches it
+      if (off === 0xffe) { // its second half is on the next page, which may be mapped anywhere
+        out.push({ pc: cur, inst, len: 4, straddles: true });
+        break;
+      }
       inst = (inst | (src.parcel(off + 2) << 16)) >>> 0;
       len = 4;
     } else {
@@ -191,7 +204,9 @@ function classify(inst: number): Kind {
       if (f7 === 1) return f3 === 0 || f3 >= 4 ? Kind.Inline : Kind.Leave;
       return Kind.Leave;
     case 0x0f: return f3 === 0 ? Kind.Inline : Kind.Leave; // FENCE is a no-op; FENCE.I leaves
-    case 0x73: return f3 === 0 || f3 === 4 ? Kind.Leave : Kind.Helper; // system leaves; CSRs help
+    case 0x73: // CSRs and SFENCE.VMA (Linux fences a page at each fault it fixes) help; the rest leaves
+      if (f3 === 0 && f7 === 0x09 && ((inst >>> 7) & 31) === 0) return Kind.Helper;
+      return f3 === 0 || f3 === 4 ? Kind.Leave : Kind.Helper;
     case 0x07: case 0x27: return f3 === 2 || f3 === 3 ? Kind.Fp : Kind.Helper;
     case 0x43: case 0x47: case 0x4b: case 0x4f: case 0x53: return fpCannotTrap(inst) ? Kind.Fp : Kind.Helper;
     case 0x2f: return Kind.Helper;
@@ -271,6 +286,7 @@ function blockStarts(src: PageSource, entryPcs: readonly number[]): Set<number> 
 /** Where control goes after a block, where that is a constant; a call's return address too. */
 function successors(b: Insn[]): number[] {
   const last = b[b.length - 1]!;
+  if (last.straddles) return []; // whatever it is, it goes on elsewhere than on this page
   const next = last.pc + last.len;
   const inst = last.inst;
   const links = ((inst >>> 7) & 31) !== 0;
@@ -356,6 +372,10 @@ class PageTranslator {
     this.dirty.clear();
     let k = 0; // instructions of this block translated inline so far (retire count)
     for (const ins of insns) {
+      if (ins.straddles) {
+        this.emitStraddling(ins, k);
+        return;
+      }
       const kind = classify(ins.inst);
       if (kind === Kind.Jump) {
         this.emitJump(ins, k + 1);
@@ -389,6 +409,29 @@ class PageTranslator {
     w.i64(target).set(L_A).op(Op.br).u32(this.depth + 1);
   }
 
+  /**
+   * An indirect jump (a return from a call inside the page, a switch) to a block of this
+   * chunk: continue there instead of leaving through the dispatcher, which would find it in
+   * the same jump-cache entry (one in three of a boot's ~2 M dispatches came back into the
+   * function that had just returned). The target is on the page the chunk was entered on,
+   * so under the mapping the dispatcher checked then: a change of it (satp, a fence of this
+   * page or of all) leaves the chunk first. The target is in L_A, registers are written back.
+   */
+  private emitInChunkJump(chunk: { slot: number; pageOff: number }): void {
+    const w = this.w;
+    w.get(L_A).i64(12n).op(Op.i64_shr_s).i64(BigInt(Math.floor(this.src.pageVa / 4096))).op(Op.i64_eq);
+    w.blockOf(Op.if);
+    emitJumpCacheEntry(w, this.sb, L_A, L_O);
+    w.tee(L_T).mem(Op.i64_load, 0, 3).get(L_A).op(Op.i64_eq);
+    w.get(L_T).mem(Op.i32_load, 8, 2).i32(chunk.pageOff | 0).op(Op.i32_eq).op(Op.i32_and);
+    w.get(L_T).mem(Op.i32_load, 12, 2).tee(L_O).i32(JC_IDX_BITS).op(Op.i32_shr_u).i32(chunk.slot).op(Op.i32_eq);
+    w.op(Op.i32_and).get(L_BUDGET).i32(0).op(Op.i32_gt_s).op(Op.i32_and);
+    w.blockOf(Op.if);
+    w.get(L_O).i32((1 << JC_IDX_BITS) - 1).op(Op.i32_and).set(L_IDX).op(Op.br).u32(this.depth + 2);
+    w.op(Op.end);
+    w.op(Op.end);
+  }
+
   private retire(k: number): void {
     if (k === 0) return;
     const w = this.w;
@@ -415,6 +458,7 @@ class PageTranslator {
         this.setConst(rd, next);
         this.retire(k);
         this.writeBack();
+        if (this.src.chunk !== undefined) this.emitInChunkJump(this.src.chunk);
         w.op(Op.br).u32(this.depth + 1);
         return;
       }
@@ -460,6 +504,23 @@ class PageTranslator {
     // It may have written x[rd] (CSR reads, atomics, FP compares and moves, MULH).
     this.loaded.delete((ins.inst >>> 7) & 31);
     this.dirty.delete((ins.inst >>> 7) & 31);
+  }
+
+  /**
+   * The last instruction of the page, whose second half is on the next one: the `ex` helper
+   * runs it (the interpreter fetches both halves through the current mapping, and faults
+   * as a fetch would), and the block leaves for wherever it went. Translating it would tie
+   * the translation to the next page's mapping and contents.
+   */
+  private emitStraddling(ins: Insn, k: number): void {
+    const w = this.w;
+    this.spill(ins.pc, k);
+    this.callHelper(H_EX);
+    w.blockOf(Op.if).i32(1).op(Op.return).op(Op.end);
+    w.get(L_BUDGET).i32(1).op(Op.i32_sub).set(L_BUDGET);
+    this.retire(k);
+    // No write-back: the registers were stored before the helper, which may have written one.
+    w.i32(this.sb + STATE_PC).mem(Op.i64_load, 0, 3).set(L_A).op(Op.br).u32(this.depth + 1);
   }
 
   /**
