@@ -82,6 +82,7 @@ async function main(): Promise<number> {
     return 1;
   }
   printHeader();
+  withoutExtraCaCerts();
   const cpuOptions = (tsvisor: boolean): CpuOptions => ({
     timeoutMs: COMMAND_TIMEOUT_MS,
     countsInstructions: tsvisor,
@@ -331,6 +332,17 @@ async function benchCpu(s: GuestSession, rounds: number): Promise<BenchCpuRun> {
     throw new Error(`bench-cpu ${rounds}: checksum ${run.checksum}, expected ${expected} (the guest computed wrongly)`);
   }
   return run;
+}
+
+/**
+ * With NODE_EXTRA_CA_CERTS set, Node parses that CA bundle before any JavaScript runs:
+ * ~60 ms at every start on the development VM, which sets it for its proxy. tsvisor makes
+ * no TLS connection, so that is the host's environment, not tsvisor: its runs go without.
+ */
+function withoutExtraCaCerts(): void {
+  if (process.env.NODE_EXTRA_CA_CERTS === undefined) return;
+  delete process.env.NODE_EXTRA_CA_CERTS;
+  process.stdout.write("(NODE_EXTRA_CA_CERTS unset for the runs: Node would parse its CA bundle at every start)\n\n");
 }
 
 function printHeader(): void {
