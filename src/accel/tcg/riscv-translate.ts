@@ -494,13 +494,7 @@ class PageTranslator {
   }
 
   private emitHelper(ins: Insn, k: number): void {
-    const w = this.w;
-    this.spill(ins.pc, k);
-    this.callHelper(H_EX);
-    // The helper stored the pc to go on at; the interpreter counted the instruction as
-    // retired, and the slice's budget pays for it here (the block's count leaves it out).
-    w.blockOf(Op.if).i32(1).op(Op.return).op(Op.end);
-    w.get(L_BUDGET).i32(1).op(Op.i32_sub).set(L_BUDGET);
+    this.callEx(ins.pc, k);
     // It may have written x[rd] (CSR reads, atomics, FP compares and moves, MULH).
     this.loaded.delete((ins.inst >>> 7) & 31);
     this.dirty.delete((ins.inst >>> 7) & 31);
@@ -513,14 +507,21 @@ class PageTranslator {
    * the translation to the next page's mapping and contents.
    */
   private emitStraddling(ins: Insn, k: number): void {
-    const w = this.w;
-    this.spill(ins.pc, k);
-    this.callHelper(H_EX);
-    w.blockOf(Op.if).i32(1).op(Op.return).op(Op.end);
-    w.get(L_BUDGET).i32(1).op(Op.i32_sub).set(L_BUDGET);
+    this.callEx(ins.pc, k);
     this.retire(k);
     // No write-back: the registers were stored before the helper, which may have written one.
-    w.i32(this.sb + STATE_PC).mem(Op.i64_load, 0, 3).set(L_A).op(Op.br).u32(this.depth + 1);
+    this.w.i32(this.sb + STATE_PC).mem(Op.i64_load, 0, 3).set(L_A).op(Op.br).u32(this.depth + 1);
+  }
+
+  /** The interpreter runs the instruction at `pc`, the `k`-th of its block (`ex`); returns if it asks to stop. */
+  private callEx(pc: number, k: number): void {
+    const w = this.w;
+    this.spill(pc, k);
+    this.callHelper(H_EX);
+    // The helper stored the pc to go on at; the interpreter counted the instruction as
+    // retired, and the slice's budget pays for it here (the block's count leaves it out).
+    w.blockOf(Op.if).i32(1).op(Op.return).op(Op.end);
+    w.get(L_BUDGET).i32(1).op(Op.i32_sub).set(L_BUDGET);
   }
 
   /**
