@@ -150,3 +150,19 @@ test("an instruction straddling two pages runs without leaving translated code, 
   // Each of the ~1000 straddling branches back to the loop was a trip to the CPU before.
   assert.ok(jit.entries <= 5, `${jit.entries} entries into translated code for 1000 straddling branches`);
 });
+
+test("a loop that becomes hot is translated within some hundred iterations, not when the batch is due", () => {
+  const mem = new GuestMemory(RAM_BASE, 0x20000);
+  const put = (off: number, inst: number) => mem.view.setUint32(RAM_OFFSET + off, inst, true);
+  put(0x000, addi(A0, A0, 1)); // loop: a0 += 1
+  put(0x004, bne(A0, A1, -4)); // until a0 == a1
+  put(0x008, WFI);
+  const cpu = new RiscvCpu({ mem, bus: new Bus(), hartId: 0, mtime: () => 0, jit: true, jitThreshold: 100 });
+  cpu.reset(RAM_BASE);
+  cpu.setX(A1, 20_000n);
+  cpu.run(1_000_000); // one slice: no batch falls due by slices
+  assert.ok(cpu.waiting, "the loop ended");
+  // Hot after 100 iterations, translated after 500 more; it waited for 16,000 before.
+  const interpreted = cpu.instret - cpu.translatedRetired;
+  assert.ok(interpreted < 2_000, `${interpreted} of ${cpu.instret} instructions interpreted`);
+});

@@ -50,7 +50,7 @@ const BATCH = 64;
 /**
  * When pending chunks are compiled: at once when there are a module's worth, else after
  * MAX_WAIT slices, or as soon as hot code waiting for them has been interpreted
- * PENDING_RUNS more times. Each module costs V8 a fixed ~0.5 ms on the CPU's thread
+ * PENDING_RUNS more times (or one hot pc LOOP_RUNS times). Each module costs V8 a fixed ~0.5 ms on the CPU's thread
  * (decoding, a NativeModule with its code space and jump table, an instance) however few
  * chunks it holds. A boot with these (64 chunks, 32 slices, 16000 runs) compiles ~55
  * modules instead of ~180 with (16, 4, 1000), translating as many instructions in less
@@ -59,6 +59,14 @@ const BATCH = 64;
 const EAGER_BATCH = BATCH;
 const MAX_WAIT = 32;
 const PENDING_RUNS = 16_000;
+/**
+ * A hot pc interpreted this many more times while its translation waits is a loop (a BSS
+ * clear, a copy: OpenSBI's, the kernel's) that would otherwise run interpreted until the
+ * batch is due; its batch is compiled at once. Interpreted runs of waiting code per boot:
+ * ~380,000 -> ~230,000 (0.8 M fewer instructions interpreted), for 70 modules instead
+ * of 58; at 200, 137,000 runs but 108 modules.
+ */
+const LOOP_RUNS = 500;
 /**
  * Execution counters, indexed by the physical address of the pc (modulo 4 MiB of RAM: the
  * kernel's text has a counter per halfword). A collision only makes code hot sooner, and
@@ -307,14 +315,20 @@ export class Jit implements CodeHolder {
       this.counts[h] = old + weight;
       return false;
     }
+    // A threshold of 1 translates every block before it runs (for testing the translator).
+    let now = hot === 1;
     if (old < hot) {
       this.counts[h] = hot; // stays > 0 after translation: it ran
       this.markHot(pc, pageOff);
+    } else if (old - hot < LOOP_RUNS && old < 0xffff) {
+      this.counts[h] = old + 1; // its runs while its translation waits
+    } else {
+      this.counts[h] = hot;
+      now = true;
     }
     // Translations wait to be compiled in batches (a module costs about a millisecond
     // however small), but not while hot code waiting for them keeps being interpreted.
-    // A threshold of 1 translates every block before it runs (for testing the translator).
-    if (hot === 1 || ++this.pendingRuns >= PENDING_RUNS) this.compilePending();
+    if (now || ++this.pendingRuns >= PENDING_RUNS) this.compilePending();
     return true;
   }
 
