@@ -99,7 +99,8 @@ export interface Translation {
 export interface JitHelpers {
   ld(f3: number, rd: number, lo: number, hi: number): number;
   st(f3: number, rs2: number, lo: number, hi: number): number;
-  ex(): number;
+  /** Runs the instruction at the stored pc: `inst` (an atomic or CSR one, run directly), or 0 (fetched). */
+  ex(inst: number): number;
   /** Runs an FP instruction that cannot trap (STATE_FPOK is 1); x registers in memory. */
   fp(inst: number): void;
 }

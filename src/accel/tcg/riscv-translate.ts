@@ -76,7 +76,7 @@ export type Tier = 1 | 2;
 // compiles their wrappers per module), and a boot creates ~170 modules.
 export const H_LD = 0; // (f3, rd, lo, hi) -> stop?
 export const H_ST = 1; // (f3, rs2, lo, hi) -> stop?
-export const H_EX = 2; // () -> stop?   runs the instruction at STATE_PC in the interpreter
+export const H_EX = 2; // (inst or 0) -> stop?   runs the instruction at STATE_PC in the interpreter
 export const H_UP = 3; // (chunk id) -> ()   tier 1: this chunk ran its count of blocks
 export const H_FP = 4; // (inst) -> ()   an FP instruction that cannot trap
 /** The CPU's JavaScript helpers above; the rest of the table is wasm (memory-helpers.ts). */
@@ -87,15 +87,14 @@ export const H_STORE = 12; // + funct3 (0..3): tier-1 stores, STORE_TYPE
 /** The function types of a chunk module: HELPER_TYPES for the helpers, T_CHUNK for the chunks. */
 export const CHUNK_MODULE_TYPES = [
   { params: [ValType.i32, ValType.i32, ValType.i32, ValType.i32], results: [ValType.i32] },
-  { params: [], results: [ValType.i32] },
   { params: [ValType.i32], results: [ValType.i32] },
   { params: [ValType.i32], results: [] },
   LOAD_TYPE,
   STORE_TYPE,
 ];
-export const T_CHUNK = 2;
+export const T_CHUNK = 1;
 /** The type of each helper, by slot. */
-export const HELPER_TYPES = [0, 0, 1, 3, 3, ...LOAD_OPS.map(() => 4), ...STORE_OPS.map(() => 5)];
+export const HELPER_TYPES = [0, 0, 1, 2, 2, ...LOAD_OPS.map(() => 3), ...STORE_OPS.map(() => 4)];
 
 /** What the translator reads: one guest page of code and where to find its state. */
 export interface PageSource {
@@ -494,7 +493,7 @@ class PageTranslator {
   }
 
   private emitHelper(ins: Insn, k: number): void {
-    this.callEx(ins.pc, k);
+    this.callEx(ins.pc, k, ins.inst);
     // It may have written x[rd] (CSR reads, atomics, FP compares and moves, MULH).
     this.loaded.delete((ins.inst >>> 7) & 31);
     this.dirty.delete((ins.inst >>> 7) & 31);
@@ -507,16 +506,20 @@ class PageTranslator {
    * the translation to the next page's mapping and contents.
    */
   private emitStraddling(ins: Insn, k: number): void {
-    this.callEx(ins.pc, k);
+    this.callEx(ins.pc, k, 0);
     this.retire(k);
     // No write-back: the registers were stored before the helper, which may have written one.
     this.w.i32(this.sb + STATE_PC).mem(Op.i64_load, 0, 3).set(L_A).op(Op.br).u32(this.depth + 1);
   }
 
-  /** The interpreter runs the instruction at `pc`, the `k`-th of its block (`ex`); returns if it asks to stop. */
-  private callEx(pc: number, k: number): void {
+  /**
+   * The CPU runs the instruction at `pc`, the `k`-th of its block (`ex`, given the
+   * instruction, or 0 to have the interpreter fetch it); returns if it asks to stop.
+   */
+  private callEx(pc: number, k: number, inst: number): void {
     const w = this.w;
     this.spill(pc, k);
+    w.i32(inst | 0);
     this.callHelper(H_EX);
     // The helper stored the pc to go on at; the interpreter counted the instruction as
     // retired, and the slice's budget pays for it here (the block's count leaves it out).
@@ -823,6 +826,7 @@ class PageTranslator {
     // The interpreter runs it (and traps, or sets FS Dirty). It counts the instruction,
     // which this block counts at its end as well: take one back.
     this.spill(ins.pc, k);
+    w.i32(inst | 0);
     this.callHelper(H_EX);
     w.blockOf(Op.if).i32(1).op(Op.return).op(Op.end);
     w.get(L_IC).i32(1).op(Op.i32_sub).set(L_IC);
