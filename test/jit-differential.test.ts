@@ -94,8 +94,12 @@ function gen(n: (k: number) => number): number {
 interface Hart { cpu: RiscvCpu; mem: GuestMemory }
 interface Pair { t: Hart; p: Hart }
 
-/** `jitTierUp` 1: every page is translated again at tier 2 after its first block. */
-function setup(seed: number, jitTierUp: number): Pair {
+/**
+ * `jitTierUp` 1: every page is translated again at tier 2 after its first block.
+ * `jitThreshold` 1 translates every block before it runs; above it, code runs interpreted
+ * until hot, then waits for its batch (or for LOOP_RUNS more runs), as in a real boot.
+ */
+function setup(seed: number, jitTierUp: number, jitThreshold: number): Pair {
   const n = rng(seed);
   const code: number[] = [];
   for (let k = 0; k < CODE_WORDS; k++) code.push(gen(n));
@@ -121,7 +125,7 @@ function setup(seed: number, jitTierUp: number): Pair {
     const mem = new GuestMemory(RAM_BASE, RAM_SIZE);
     code.forEach((w, k) => mem.view.setUint32(RAM_OFFSET + k * 4, w, true));
     data.forEach((w, k) => mem.view.setUint32(RAM_OFFSET + CODE_WORDS * 4 + k * 4, w, true));
-    const cpu = new RiscvCpu({ mem, bus: new Bus(), hartId: 0, mtime: () => 0, jit, jitThreshold: 1, jitTierUp });
+    const cpu = new RiscvCpu({ mem, bus: new Bus(), hartId: 0, mtime: () => 0, jit, jitThreshold, jitTierUp });
     cpu.reset(RAM_BASE);
     regs.forEach((v, k) => cpu.setX(k, v));
     // Half the programs start with the FPU on, so that translated FP code runs inline
@@ -172,13 +176,15 @@ test(`translator and interpreter agree on ${RUNS} random programs, state compare
   for (let run = 1; run <= RUNS; run++) {
     const seed = run * 2654435761;
     const tier2 = run % 2 === 0;
-    const { t, p } = setup(seed, tier2 ? 1 : DEFAULT_TIER_UP);
+    const threshold = run % 3 === 0 ? 10 : 1; // the program loops: its code runs ~30 times
+    const { t, p } = setup(seed, tier2 ? 1 : DEFAULT_TIER_UP, threshold);
     for (let slice = 0; slice < SLICES; slice++) {
       t.cpu.waiting = false;
       t.cpu.run(SLICE);
       catchUp(p, t.cpu.instret, t);
       const diff = difference(t, p);
-      assert.equal(diff, undefined, `seed ${seed >>> 0}${tier2 ? " (tier 2)" : ""}, slice ${slice}, after ${t.cpu.instret} instructions: ${diff}`);
+      const how = `${tier2 ? ", tier 2" : ""}${threshold > 1 ? `, threshold ${threshold}` : ""}`;
+      assert.equal(diff, undefined, `seed ${seed >>> 0}${how}, slice ${slice}, after ${t.cpu.instret} instructions: ${diff}`);
     }
     translated += t.cpu.translatedRetired;
   }
