@@ -42,7 +42,7 @@ const MAX_CHUNKS = 4096;
  * table, and V8 keeps every instance that imports a table alive as long as the table (it
  * updates their copies on table.set): translations dropped since the helper table was
  * made (replaced by tier 2, invalidated) are freed only with it, and flush() makes a new
- * one. So this bounds what dropped translations hold; a boot compiles ~180 modules.
+ * one. So this bounds what dropped translations hold; a boot compiles ~70 modules.
  */
 export const MAX_MODULES = 512;
 /** Chunks translated per module at most. */
@@ -50,11 +50,12 @@ const BATCH = 64;
 /**
  * When pending chunks are compiled: at once when there are a module's worth, else after
  * MAX_WAIT slices, or as soon as hot code waiting for them has been interpreted
- * PENDING_RUNS more times (or one hot pc LOOP_RUNS times). Each module costs V8 a fixed ~0.5 ms on the CPU's thread
- * (decoding, a NativeModule with its code space and jump table, an instance) however few
- * chunks it holds. A boot with these (64 chunks, 32 slices, 16000 runs) compiles ~55
- * modules instead of ~180 with (16, 4, 1000), translating as many instructions in less
- * time on the CPU's thread (alternating boots on 2 cores: 87-163 against 213-231 ms).
+ * PENDING_RUNS more times (or one hot pc LOOP_RUNS times). Each module costs V8 a fixed
+ * ~0.5 ms on the CPU's thread (decoding, a NativeModule with its code space and jump
+ * table, an instance) however few chunks it holds. A boot with (64 chunks, 32 slices,
+ * 16000 runs) compiled ~55 modules instead of ~180 with (16, 4, 1000), translating as
+ * many instructions in less time on the CPU's thread (alternating boots on 2 cores:
+ * 87-163 against 213-231 ms); LOOP_RUNS makes it ~70.
  */
 const EAGER_BATCH = BATCH;
 const MAX_WAIT = 32;
