@@ -2,7 +2,7 @@
 // (typed-array views) and the WebAssembly translator (native i64 loads) read the very
 // same bytes. Layout of the Memory:
 //   [0, STATE_AREA)            per-hart register files, HART_STATE_SIZE bytes each
-//   [TLB_AREA, JC_AREA)        per-hart software TLBs (tags, then page bases, as float64)
+//   [TLB_AREA, JC_AREA)        per-hart software TLBs (tags, then page bases, biased float64)
 //   [JC_AREA, RAM_OFFSET)      per-hart jump caches of the translator (pc -> translation)
 //   [RAM_OFFSET, +ramSize)     guest RAM, guest physical address ramBase maps to RAM_OFFSET
 // Under KVM the RAM is instead host memory mapped for the kernel (an external ArrayBuffer,
@@ -29,6 +29,18 @@ export const STATE_AREA = 0x10000; // room for 64 harts' registers
 export const TLB_SIZE = 1024;
 export const TLB_ENTRIES = 3 * 4 * TLB_SIZE;
 export const TLB_BASES = TLB_ENTRIES * 8; // byte distance from a tag to its base
+/**
+ * TLB entries are float64s that the interpreter reads as numbers and translated code as
+ * integers. A tag holds vpn + TLB_TAG_BIAS (1.5 * 2^52): for any page number of a 64-bit
+ * address (-2^51 <= vpn < 2^51) that double's bit pattern is TLB_TAG_BITS + vpn, so wasm
+ * compares it with an i64 add. A base holds the page's host offset + TLB_BASE_BIAS
+ * (2^52), whose low word is the offset itself, an i32 load for wasm. Plain doubles cost
+ * wasm a conversion each way per access (with i32.trunc_f64_u's range check, a quarter
+ * of tier 1's load function). NaN marks an empty entry.
+ */
+export const TLB_TAG_BIAS = 6755399441055744;
+export const TLB_TAG_BITS = 0x4338000000000000n;
+export const TLB_BASE_BIAS = 4503599627370496;
 export const HART_TLB_SIZE = 2 * TLB_BASES;
 export const TLB_AREA = STATE_AREA;
 /** Harts that have a TLB in the Memory (the boards refuse more). */

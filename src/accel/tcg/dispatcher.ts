@@ -9,7 +9,7 @@
 // V8's JS-to-WebAssembly call site monomorphic, and a call_indirect costs far less than a
 // round trip through JavaScript.
 import {
-  JC_ENTRIES, STATE_BUDGET, STATE_CALLS, STATE_JC, STATE_PC, STATE_XTLB, TLB_BASES, TLB_SIZE,
+  JC_ENTRIES, STATE_BUDGET, STATE_CALLS, STATE_JC, STATE_PC, STATE_XTLB, TLB_BASES, TLB_SIZE, TLB_TAG_BITS,
 } from "../../machine/guest-memory.js";
 import { assemble, CodeWriter, Op, ValType } from "./wasm-emitter.js";
 
@@ -62,7 +62,7 @@ export function createDispatcher(memory: WebAssembly.Memory, table: WebAssembly.
   w.i32(sb + STATE_PC).mem(Op.i64_load, 0, 3).tee(L_PC).i64(12n).op(Op.i64_shr_s).tee(L_V);
   w.op(Op.i32_wrap_i64).i32(TLB_SIZE - 1).op(Op.i32_and).i32(3).op(Op.i32_shl);
   w.i32(sb + STATE_XTLB).mem(Op.i32_load, 0, 2).op(Op.i32_add).tee(L_T);
-  w.mem(Op.f64_load, 0, 3).get(L_V).op(Op.f64_convert_i64_s).op(Op.f64_ne);
+  w.mem(Op.i64_load, 0, 3).get(L_V).i64(TLB_TAG_BITS).op(Op.i64_add).op(Op.i64_ne); // see TLB_TAG_BIAS
   leave(0);
   // The jump-cache entry: same pc, code from the same physical page.
   emitJumpCacheEntry(w, sb, L_PC, L_E);
@@ -70,7 +70,7 @@ export function createDispatcher(memory: WebAssembly.Memory, table: WebAssembly.
   w.mem(Op.i64_load, 0, 3).get(L_PC).op(Op.i64_ne);
   leave(0);
   w.get(L_E).mem(Op.i32_load, 8, 2);
-  w.get(L_T).mem(Op.f64_load, TLB_BASES, 3).op(Op.i32_trunc_f64_u);
+  w.get(L_T).mem(Op.i32_load, TLB_BASES, 2);
   w.op(Op.i32_ne);
   leave(0);
   w.i32(sb + STATE_CALLS).i32(sb + STATE_CALLS).mem(Op.i32_load, 0, 2).i32(1).op(Op.i32_add).mem(Op.i32_store, 0, 2);

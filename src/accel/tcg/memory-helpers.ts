@@ -8,7 +8,7 @@
 // (~35 bytes) to one of these functions, which live in the Jit's helper module and take
 // the pc and retired count to store before they call the CPU's slow path, so a fault is
 // as precise as with the inline form. Tier 2 keeps the inline form (registers in locals).
-import { STATE_ICOUNT, STATE_PC, STATE_X, TLB_BASES, TLB_SIZE } from "../../machine/guest-memory.js";
+import { STATE_ICOUNT, STATE_PC, STATE_X, TLB_BASES, TLB_SIZE, TLB_TAG_BITS } from "../../machine/guest-memory.js";
 import { CodeWriter, Op, ValType } from "./wasm-emitter.js";
 
 export const LOAD_OPS = [
@@ -26,14 +26,14 @@ export function emitTlbProbe(w: CodeWriter, tlbStateAddr: number, size: number, 
   w.tee(a).i64(12n).op(Op.i64_shr_s).tee(v);
   w.op(Op.i32_wrap_i64).i32(TLB_SIZE - 1).op(Op.i32_and).i32(3).op(Op.i32_shl);
   w.i32(tlbStateAddr).mem(Op.i32_load, 0, 2).op(Op.i32_add).tee(t);
-  w.mem(Op.f64_load, 0, 3).get(v).op(Op.f64_convert_i64_s).op(Op.f64_eq);
+  w.mem(Op.i64_load, 0, 3).get(v).i64(TLB_TAG_BITS).op(Op.i64_add).op(Op.i64_eq);
   w.get(a).op(Op.i32_wrap_i64).i32(0xfff).op(Op.i32_and).i32(0x1000 - size).op(Op.i32_le_u);
   w.op(Op.i32_and);
 }
 
 /** Pushes the host offset of the access at the address in local `a` (after a hit; `t` as the probe left it). */
 export function emitHostOffset(w: CodeWriter, a: number, t: number): void {
-  w.get(t).mem(Op.f64_load, TLB_BASES, 3).op(Op.i32_trunc_f64_u);
+  w.get(t).mem(Op.i32_load, TLB_BASES, 2); // the biased double's low word
   w.get(a).op(Op.i32_wrap_i64).i32(0xfff).op(Op.i32_and).op(Op.i32_add);
 }
 

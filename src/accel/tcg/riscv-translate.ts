@@ -18,7 +18,7 @@
 // is then translated again at tier 2, which caches the registers of a block in locals
 // (loaded at first use, written back before every exit and helper call, where the CPU's
 // JavaScript may read them) for V8's optimizing compiler to keep in host registers.
-// At tier 2, loads and stores look up the software TLB inline (the same float64 arrays
+// At tier 2, loads and stores look up the software TLB inline (the same biased float64s
 // the interpreter uses); at tier 1 they call a function of the helper module that does the
 // same (src/accel/tcg/memory-helpers.ts: a quarter of the code, for V8 to compile). A
 // miss, MMIO or a page-crossing access calls a helper in the CPU, which may trap (a JS

@@ -5,7 +5,7 @@
 import type { Bus } from "../../hw/bus.js";
 import {
   RAM_OFFSET, STATE_BUDGET, STATE_CALLS, STATE_F, STATE_FPOK, STATE_ICOUNT, STATE_JC, STATE_PC, STATE_RTLB, STATE_WTLB, STATE_X, STATE_XTLB,
-  TLB_BASES, TLB_ENTRIES, TLB_SIZE,
+  TLB_BASE_BIAS, TLB_BASES, TLB_ENTRIES, TLB_SIZE, TLB_TAG_BIAS,
   type GuestMemory,
 } from "../../machine/guest-memory.js";
 import { CodePages } from "../../accel/tcg/code-pages.js";
@@ -354,8 +354,8 @@ export class RiscvCpu {
   private codePageOffset(pc: number): number {
     const vpn = Math.floor(pc / 4096);
     const idx = ACC_EXEC * 4 * TLB_SIZE + this.priv * TLB_SIZE + (vpn & TLB_MASK);
-    if (this.tlbTag[idx] !== vpn) return -1;
-    return this.tlbBase[idx]!;
+    if (this.tlbTag[idx] !== vpn + TLB_TAG_BIAS) return -1;
+    return this.tlbBase[idx]! - TLB_BASE_BIAS;
   }
 
   /**
@@ -492,7 +492,7 @@ export class RiscvCpu {
     const tag = this.tlbTag, base = this.tlbBase;
     for (let i = from; i < from + 4 * TLB_SIZE; i++) {
       const t = tag[i]!;
-      if (t === t && harts[(base[i]! - RAM_OFFSET) / 4096] !== 0) tag[i] = NaN; // NaN: empty
+      if (t === t && harts[(base[i]! - TLB_BASE_BIAS - RAM_OFFSET) / 4096] !== 0) tag[i] = NaN; // NaN: empty
     }
   }
 
@@ -811,8 +811,9 @@ export class RiscvCpu {
       if (this.tlbSuperpages.has(Math.floor(vpn / span) * span)) return this.flushTlb();
     }
     const tag = this.tlbTag;
+    const key = vpn + TLB_TAG_BIAS;
     for (let i = vpn & TLB_MASK; i < TLB_ENTRIES; i += TLB_SIZE) {
-      if (tag[i] === vpn) tag[i] = NaN;
+      if (tag[i] === key) tag[i] = NaN;
     }
     this.fetchStart = Infinity;
     // Translated code (which runs SFENCE.VMA through the `ex` helper, with this.pc at it)
@@ -857,8 +858,8 @@ export class RiscvCpu {
       if (acc === ACC_WRITE && this.codePages !== undefined && this.codePages.harts[(pageOff - RAM_OFFSET) / 4096] !== 0) {
         this.codePages.written(pageOff);
       }
-      this.tlbTag[idx] = vpn;
-      this.tlbBase[idx] = pageOff;
+      this.tlbTag[idx] = vpn + TLB_TAG_BIAS;
+      this.tlbBase[idx] = pageOff + TLB_BASE_BIAS;
       if (span > 1) this.tlbSuperpages.add(Math.floor(vpn / span) * span);
       return pageOff + (vlo & 0xfff);
     }
@@ -915,8 +916,8 @@ export class RiscvCpu {
   private dataOffset(vlo: number, vhi: number, size: number, acc: number): number {
     const vpn = vhi * 1048576 + (vlo >>> 12);
     const idx = acc * 4 * TLB_SIZE + this.dslot * TLB_SIZE + (vpn & (TLB_SIZE - 1));
-    if (this.tlbTag[idx] === vpn && (vlo & 0xfff) <= 0x1000 - size) {
-      return this.tlbBase[idx]! + (vlo & 0xfff);
+    if (this.tlbTag[idx] === vpn + TLB_TAG_BIAS && (vlo & 0xfff) <= 0x1000 - size) {
+      return this.tlbBase[idx]! - TLB_BASE_BIAS + (vlo & 0xfff);
     }
     if ((vlo & 0xfff) > 0x1000 - size) return -2;
     return this.translate(vlo, vhi, acc, this.dprv);
@@ -1174,8 +1175,8 @@ export class RiscvCpu {
             const vpn = vhi * 1048576 + (vlo >>> 12);
             const idx = this.readTlb + (vpn & TLB_MASK);
             const po = vlo & 0xfff;
-            if (tlbTag[idx] === vpn && po <= 0xff8) {
-              const off = tlbBase[idx]! + po;
+            if (tlbTag[idx] === vpn + TLB_TAG_BIAS && po <= 0xff8) {
+              const off = tlbBase[idx]! - TLB_BASE_BIAS + po;
               switch (f3) {
                 case 0: { const v = dv.getInt8(off); x[d] = v; x[d + 1] = v >> 31; break; }
                 case 1: { const v = dv.getInt16(off, true); x[d] = v; x[d + 1] = v >> 31; break; }
@@ -1199,8 +1200,8 @@ export class RiscvCpu {
             const vpn = vhi * 1048576 + (vlo >>> 12);
             const idx = this.writeTlb + (vpn & TLB_MASK);
             const po = vlo & 0xfff;
-            if (tlbTag[idx] === vpn && po <= 0xff8) {
-              const off = tlbBase[idx]! + po;
+            if (tlbTag[idx] === vpn + TLB_TAG_BIAS && po <= 0xff8) {
+              const off = tlbBase[idx]! - TLB_BASE_BIAS + po;
               switch (f3) {
                 case 0: dv.setInt8(off, x[rs2 * 2]!); break;
                 case 1: dv.setInt16(off, x[rs2 * 2]!, true); break;
