@@ -342,7 +342,7 @@ export class RiscvCpu {
    * (~5 instructions each) the dispatch in step(): of a boot's ~360,000 returns to it,
    * ~320,000 had been at hot block starts, most of them waiting.
    */
-  private nextBlockCold(pc: number, retired: number): boolean {
+  private interpretsNextBlock(pc: number, retired: number): boolean {
     if (retired - this.blockRet >= LONG_BLOCK) return false; // step() counts it
     const pageOff = pc - this.fetchStart;
     if (!(pageOff >= 0 && pageOff <= 0xffc) && !this.enterCodePage(pc)) return false;
@@ -1098,7 +1098,7 @@ export class RiscvCpu {
       for (; count < budget; count++) {
         if (blockEnd) {
           blockEnd = false;
-          if (!this.nextBlockCold(pc, this.instret + count)) break;
+          if (!this.interpretsNextBlock(pc, this.instret + count)) break;
         }
         if (this.checkIrq) { // set by anything that may make an interrupt takeable, and WFI
           this.checkIrq = false;
